@@ -1,0 +1,461 @@
+//! The ClickHouse backend: RowBinary inserts in large blocks over HTTP with
+//! the `clickhouse` crate (validation off, which ClickHouse 18.16 needs).
+//!
+//! Exactly-once: event rows are written first, then the batch ids into the
+//! `batches` ledger. A batch found in the ledger is skipped. When a previous
+//! attempt may have stopped between the two writes (`in_doubt`), the events
+//! table itself is asked which (batch, month) pairs are already present; each
+//! INSERT of one partition's rows is one part, so such a pair is either fully
+//! there or absent.
+
+mod schema;
+
+use crate::row::{EventRow, rows_from_batch};
+use crate::{
+    InsertOutcome, KindCount, MigrationReport, ReleaseSummary, Result, Store, StoreError,
+    dedup_in_chunk,
+};
+use ::clickhouse::{Client, Row};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::time::Duration;
+use vitals_protocol::AcceptedBatch;
+
+pub use schema::{MIGRATIONS, latest_version};
+
+/// Connection settings (`[clickhouse]` in the config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClickHouseConfig {
+    /// HTTP interface, e.g. `http://127.0.0.1:8123`.
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for ClickHouseConfig {
+    fn default() -> Self {
+        ClickHouseConfig {
+            url: "http://127.0.0.1:8123".into(),
+            database: "vitals".into(),
+            user: "default".into(),
+            password: String::new(),
+        }
+    }
+}
+
+/// Telemetry in ClickHouse.
+#[derive(Clone)]
+pub struct ClickHouseStore {
+    cfg: ClickHouseConfig,
+    client: Client,
+}
+
+impl ClickHouseStore {
+    pub fn new(cfg: ClickHouseConfig) -> Self {
+        let client = base_client(&cfg).with_database(cfg.database.clone());
+        ClickHouseStore { cfg, client }
+    }
+
+    /// The database name in use.
+    pub fn database(&self) -> &str {
+        &self.cfg.database
+    }
+
+    /// Drops the whole database (tests and `vitals` tooling only).
+    pub async fn drop_database(&self) -> Result<()> {
+        base_client(&self.cfg)
+            .query(&format!("DROP DATABASE IF EXISTS {}", ident(&self.cfg.database)?))
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    /// Runs one statement as is (tooling and tests, e.g. to simulate a
+    /// partly written batch).
+    pub async fn execute(&self, sql: &str) -> Result<()> {
+        self.client.query(sql).execute().await?;
+        Ok(())
+    }
+
+    async fn current_version(&self) -> Result<u32> {
+        #[derive(Row, Deserialize)]
+        struct V {
+            v: u32,
+        }
+        let rows = self
+            .client
+            .query("SELECT toUInt32(max(version)) AS v FROM schema_migrations")
+            .fetch_all::<V>()
+            .await?;
+        Ok(rows.first().map(|r| r.v).unwrap_or(0))
+    }
+
+    async fn ledger_has(&self, keys: &[(&str, &str)]) -> Result<HashSet<(String, String)>> {
+        #[derive(Row, Deserialize)]
+        struct K {
+            app_id: String,
+            batch_id: String,
+        }
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "SELECT app_id, batch_id FROM batches WHERE (app_id, batch_id) IN ({})",
+            tuple_list(keys)
+        );
+        let rows = self.client.query(&sql).fetch_all::<K>().await?;
+        Ok(rows.into_iter().map(|k| (k.app_id, k.batch_id)).collect())
+    }
+
+    /// (app, batch, month) triples already in `events` for these batches.
+    async fn events_present(
+        &self,
+        keys: &[(&str, &str)],
+        min_ts: u32,
+        max_ts: u32,
+    ) -> Result<HashSet<(String, String, u32)>> {
+        #[derive(Row, Deserialize)]
+        struct P {
+            app_id: String,
+            batch_id: String,
+            month: u32,
+        }
+        if keys.is_empty() {
+            return Ok(HashSet::new());
+        }
+        let sql = format!(
+            "SELECT DISTINCT app_id, batch_id, toUInt32(toYYYYMM(ts)) AS month FROM events \
+             WHERE ts >= toDateTime({min_ts}) AND ts <= toDateTime({max_ts}) \
+             AND (app_id, batch_id) IN ({})",
+            tuple_list(keys)
+        );
+        let rows = self.client.query(&sql).fetch_all::<P>().await?;
+        Ok(rows.into_iter().map(|p| (p.app_id, p.batch_id, p.month)).collect())
+    }
+
+    async fn wait_mutations(&self) -> Result<()> {
+        #[derive(Row, Deserialize)]
+        struct N {
+            n: u64,
+        }
+        let sql = format!(
+            "SELECT count() AS n FROM system.mutations WHERE database = '{}' AND is_done = 0",
+            escape(&self.cfg.database)
+        );
+        for _ in 0..600 {
+            let n = self.client.query(&sql).fetch_one::<N>().await?.n;
+            if n == 0 {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(StoreError::Schema("a deletion did not finish within 60 s".into()))
+    }
+}
+
+fn base_client(cfg: &ClickHouseConfig) -> Client {
+    Client::default()
+        .with_url(cfg.url.clone())
+        .with_user(cfg.user.clone())
+        .with_password(cfg.password.clone())
+        .with_validation(false)
+}
+
+/// Month partition key of a Unix-seconds time, as `toYYYYMM` computes it
+/// in UTC.
+fn yyyymm(ts: u32) -> u32 {
+    let days = i64::from(ts) / 86_400;
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    u32::try_from(y * 100 + m).unwrap_or(0)
+}
+
+/// Escapes a value for a single-quoted ClickHouse string literal.
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\'', "\\'")
+}
+
+fn tuple_list(keys: &[(&str, &str)]) -> String {
+    keys.iter()
+        .map(|(a, b)| format!("('{}','{}')", escape(a), escape(b)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A database name is an identifier we put into DDL: allow only safe ones.
+fn ident(name: &str) -> Result<&str> {
+    if !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        Ok(name)
+    } else {
+        Err(StoreError::Invalid(format!(
+            "database name '{name}' must be 1-64 letters, digits or '_'"
+        )))
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for ClickHouseStore {
+    fn backend(&self) -> &'static str {
+        "clickhouse"
+    }
+
+    async fn migrate(&self) -> Result<MigrationReport> {
+        let db = ident(&self.cfg.database)?;
+        base_client(&self.cfg)
+            .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
+            .execute()
+            .await?;
+        self.client.query(schema::LEDGER_DDL).execute().await?;
+        let current = self.current_version().await?;
+        let mut applied = 0;
+        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+            for stmt in m.statements {
+                self.client.query(stmt).execute().await?;
+            }
+            self.client
+                .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")
+                .bind(m.version)
+                .bind(m.name)
+                .execute()
+                .await?;
+            tracing::info!(version = m.version, name = m.name, "clickhouse migration applied");
+            applied += 1;
+        }
+        Ok(MigrationReport {
+            version: latest_version().max(current),
+            applied,
+        })
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.client.query("SELECT 1").execute().await?;
+        Ok(())
+    }
+
+    async fn insert(
+        &self,
+        batches: &[AcceptedBatch],
+        erased: &HashSet<(String, String)>,
+        in_doubt: bool,
+    ) -> Result<InsertOutcome> {
+        let mut out = InsertOutcome::default();
+        let (keep, dup_in_chunk) = dedup_in_chunk(batches);
+        out.duplicate_batches += dup_in_chunk;
+        let keys: Vec<(&str, &str)> = keep
+            .iter()
+            .map(|&i| (batches[i].app_id.as_str(), batches[i].batch.batch_id.as_str()))
+            .collect();
+        let stored = self.ledger_has(&keys).await?;
+        let fresh: Vec<&AcceptedBatch> = keep
+            .iter()
+            .map(|&i| &batches[i])
+            .filter(|b| {
+                let known = stored.contains(&(b.app_id.clone(), b.batch.batch_id.clone()));
+                if known {
+                    out.duplicate_batches += 1;
+                    out.duplicate_rows += b.batch.events.len();
+                }
+                !known
+            })
+            .collect();
+        if fresh.is_empty() {
+            return Ok(out);
+        }
+        let mut rows: Vec<EventRow<'_>> = Vec::new();
+        let mut ledger = Vec::with_capacity(fresh.len());
+        for b in &fresh {
+            let (r, erased_n) = rows_from_batch(b, erased);
+            out.erased_rows += erased_n;
+            ledger.push(LedgerRow {
+                app_id: &b.app_id,
+                batch_id: &b.batch.batch_id,
+                received_at: u32::try_from(b.received_at_ms / 1000).unwrap_or(0),
+                events: u32::try_from(b.batch.events.len()).unwrap_or(u32::MAX),
+            });
+            rows.extend(r);
+        }
+        if in_doubt && !rows.is_empty() {
+            let fresh_keys: Vec<(&str, &str)> = fresh
+                .iter()
+                .map(|b| (b.app_id.as_str(), b.batch.batch_id.as_str()))
+                .collect();
+            let min_ts = rows.iter().map(|r| r.ts).min().unwrap_or(0);
+            let max_ts = rows.iter().map(|r| r.ts).max().unwrap_or(0);
+            let present = self.events_present(&fresh_keys, min_ts, max_ts).await?;
+            if !present.is_empty() {
+                let before = rows.len();
+                rows.retain(|r| {
+                    !present.contains(&(r.app_id.to_string(), r.batch_id.to_string(), yyyymm(r.ts)))
+                });
+                out.duplicate_rows += before - rows.len();
+                tracing::warn!(
+                    skipped = before - rows.len(),
+                    "rows of a partly written earlier attempt found; not written again"
+                );
+            }
+        }
+        if !rows.is_empty() {
+            let mut ins = self.client.insert::<EventRow<'_>>("events").await?;
+            for r in &rows {
+                ins.write(r).await?;
+            }
+            ins.end().await?;
+        }
+        let mut ins = self.client.insert::<LedgerRow<'_>>("batches").await?;
+        for l in &ledger {
+            ins.write(l).await?;
+        }
+        ins.end().await?;
+        out.batches += fresh.len();
+        out.rows += rows.len();
+        Ok(out)
+    }
+
+    async fn erase_user(&self, app_id: &str, pseudonym: &str) -> Result<()> {
+        self.client
+            .query("ALTER TABLE events DELETE WHERE app_id = ? AND user_id = ?")
+            .bind(app_id)
+            .bind(pseudonym)
+            .execute()
+            .await?;
+        self.wait_mutations().await
+    }
+
+    async fn kind_counts(&self, app_id: &str) -> Result<Vec<KindCount>> {
+        #[derive(Row, Deserialize)]
+        struct R {
+            kind: String,
+            events: u64,
+        }
+        let rows = self
+            .client
+            .query("SELECT kind, count() AS events FROM events WHERE app_id = ? GROUP BY kind ORDER BY kind")
+            .bind(app_id)
+            .fetch_all::<R>()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| KindCount {
+                kind: r.kind,
+                events: r.events,
+            })
+            .collect())
+    }
+
+    async fn release_summaries(&self, app_id: &str) -> Result<Vec<ReleaseSummary>> {
+        #[derive(Row, Deserialize)]
+        struct R {
+            version: String,
+            build: String,
+            sessions: u64,
+            crashed_sessions: u64,
+            users: u64,
+            crashed_users: u64,
+            fatal_crashes: u64,
+            first_seen: u32,
+            last_seen: u32,
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT version, build,
+                    countIf(kind = 'session' AND session_phase = 'start') AS sessions,
+                    countIf(kind = 'session' AND session_phase = 'end' AND session_status = 'crashed') AS crashed_sessions,
+                    uniqExact(user_key) AS users,
+                    uniqExactIf(user_key, kind = 'crash' AND fatal = 1) AS crashed_users,
+                    countIf(kind = 'crash' AND fatal = 1) AS fatal_crashes,
+                    toUInt32(min(ts)) AS first_seen,
+                    toUInt32(max(ts)) AS last_seen
+                 FROM events WHERE app_id = ?
+                 GROUP BY version, build
+                 ORDER BY first_seen, version, build",
+            )
+            .bind(app_id)
+            .fetch_all::<R>()
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ReleaseSummary {
+                version: r.version,
+                build: r.build,
+                sessions: r.sessions,
+                crashed_sessions: r.crashed_sessions,
+                users: r.users,
+                crashed_users: r.crashed_users,
+                fatal_crashes: r.fatal_crashes,
+                first_seen: r.first_seen,
+                last_seen: r.last_seen,
+            })
+            .collect())
+    }
+
+    async fn user_row_count(&self, app_id: &str, pseudonym: &str) -> Result<u64> {
+        #[derive(Row, Deserialize)]
+        struct N {
+            n: u64,
+        }
+        Ok(self
+            .client
+            .query("SELECT count() AS n FROM events WHERE app_id = ? AND user_id = ?")
+            .bind(app_id)
+            .bind(pseudonym)
+            .fetch_one::<N>()
+            .await?
+            .n)
+    }
+
+    async fn batch_count(&self, app_id: &str) -> Result<u64> {
+        #[derive(Row, Deserialize)]
+        struct N {
+            n: u64,
+        }
+        Ok(self
+            .client
+            .query("SELECT count() AS n FROM batches WHERE app_id = ?")
+            .bind(app_id)
+            .fetch_one::<N>()
+            .await?
+            .n)
+    }
+}
+
+#[derive(Row, Serialize)]
+struct LedgerRow<'a> {
+    app_id: &'a str,
+    batch_id: &'a str,
+    received_at: u32,
+    events: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yyyymm_matches_calendar() {
+        assert_eq!(yyyymm(0), 197001);
+        assert_eq!(yyyymm(1_709_251_199), 202402); // 2024-02-29 23:59:59
+        assert_eq!(yyyymm(1_709_251_200), 202403);
+        assert_eq!(yyyymm(1_764_374_400), 202511); // 2025-11-29
+    }
+
+    #[test]
+    fn escapes_quotes_and_backslashes() {
+        assert_eq!(escape(r"a'b\c"), r"a\'b\\c");
+        assert!(ident("vitals_test_1").is_ok());
+        assert!(ident("x; DROP").is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! Storage for vitals.
+//!
+//! * [`Store`]: the telemetry store trait every service codes against, with
+//!   two backends: [`ClickHouseStore`] (production) and [`SqliteStore`]
+//!   (embedded, zero setup, the default).
+//! * [`ControlPlane`]: apps, ingest keys, API tokens and erasure requests,
+//!   kept in SQLite in every mode.
+//!
+//! Invariant: [`Store::insert`] is idempotent per `(app_id, batch_id)`. A
+//! batch inserted twice — a client retry, a spool replay after a crash, an
+//! insert retried after an ambiguous error — is stored once.
+
+mod clickhouse;
+pub mod control;
+mod error;
+pub mod row;
+mod sqlite;
+
+pub use crate::clickhouse::{ClickHouseConfig, ClickHouseStore};
+pub use control::ControlPlane;
+pub use error::StoreError;
+pub use sqlite::SqliteStore;
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use vitals_protocol::AcceptedBatch;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What one [`Store::insert`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct InsertOutcome {
+    /// Batches newly stored.
+    pub batches: usize,
+    /// Batches skipped because they were stored before (same app + batch id).
+    pub duplicate_batches: usize,
+    /// Event rows written.
+    pub rows: usize,
+    /// Events of duplicate batches (not written again).
+    pub duplicate_rows: usize,
+    /// Events dropped because their user's data was erased.
+    pub erased_rows: usize,
+}
+
+/// Health of one release, straight from the store (the analyzer adds
+/// intervals and verdicts on top).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseSummary {
+    pub version: String,
+    pub build: String,
+    /// Sessions started.
+    pub sessions: u64,
+    /// Sessions that ended with status `crashed`.
+    pub crashed_sessions: u64,
+    /// Distinct users (pseudonym, or install when no user id) with any event.
+    pub users: u64,
+    /// Distinct users with at least one fatal crash.
+    pub crashed_users: u64,
+    /// Fatal crash reports.
+    pub fatal_crashes: u64,
+    /// First and last event time, Unix seconds.
+    pub first_seen: u32,
+    pub last_seen: u32,
+}
+
+/// Event count per kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindCount {
+    pub kind: String,
+    pub events: u64,
+}
+
+/// Result of applying schema migrations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrationReport {
+    /// Schema version after the run.
+    pub version: u32,
+    /// Migrations applied by this run (0 when already current).
+    pub applied: u32,
+}
+
+/// The telemetry store. Every method pushes its work into the backend (SQL);
+/// none pulls raw rows into Rust to aggregate them.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `clickhouse` or `sqlite`.
+    fn backend(&self) -> &'static str;
+
+    /// Creates or upgrades the schema; idempotent.
+    async fn migrate(&self) -> Result<MigrationReport>;
+
+    /// Cheap liveness check.
+    async fn ping(&self) -> Result<()>;
+
+    /// Stores batches exactly once per `(app_id, batch_id)`. Rows of users
+    /// in `erased` (`(app_id, pseudonym)`) are dropped and counted.
+    ///
+    /// `in_doubt` tells the backend that some of these batches may have been
+    /// partly written by an earlier attempt whose outcome is unknown (a
+    /// crash or an ambiguous error); it must then check for such partial
+    /// writes instead of trusting its batch ledger alone.
+    async fn insert(
+        &self,
+        batches: &[AcceptedBatch],
+        erased: &HashSet<(String, String)>,
+        in_doubt: bool,
+    ) -> Result<InsertOutcome>;
+
+    /// Deletes every stored row of one user (4.3.4d). Returns when the
+    /// deletion is visible to queries.
+    async fn erase_user(&self, app_id: &str, pseudonym: &str) -> Result<()>;
+
+    /// Events per kind for one app.
+    async fn kind_counts(&self, app_id: &str) -> Result<Vec<KindCount>>;
+
+    /// Per-release health, newest first-seen last.
+    async fn release_summaries(&self, app_id: &str) -> Result<Vec<ReleaseSummary>>;
+
+    /// Rows stored for one user pseudonym (used to prove erasure).
+    async fn user_row_count(&self, app_id: &str, pseudonym: &str) -> Result<u64>;
+
+    /// Number of distinct batches stored for an app.
+    async fn batch_count(&self, app_id: &str) -> Result<u64>;
+}
+
+/// Dedups a slice of batches by `(app_id, batch_id)`, keeping the first of
+/// each; returns the kept indexes and how many were dropped.
+pub(crate) fn dedup_in_chunk(batches: &[AcceptedBatch]) -> (Vec<usize>, usize) {
+    let mut seen = HashSet::with_capacity(batches.len());
+    let mut keep = Vec::with_capacity(batches.len());
+    for (i, b) in batches.iter().enumerate() {
+        if seen.insert((b.app_id.as_str(), b.batch.batch_id.as_str())) {
+            keep.push(i);
+        }
+    }
+    let dropped = batches.len() - keep.len();
+    (keep, dropped)
+}

@@ -1,0 +1,261 @@
+//! The stored shape of an event: one wide row per event in the `events`
+//! table of either backend. Columns that do not apply to an event kind hold
+//! their type's default ('' / 0 / NULL); ClickHouse stores such runs almost
+//! for free and reads only the columns a query names.
+
+use serde::Serialize;
+use std::borrow::Cow;
+use std::collections::HashSet;
+use vitals_protocol::{AcceptedBatch, Event};
+
+/// One `events` row. Field order is the column order of the table.
+#[derive(Debug, Clone, PartialEq, Serialize, clickhouse::Row)]
+pub struct EventRow<'a> {
+    pub app_id: &'a str,
+    pub batch_id: &'a str,
+    pub seq: u32,
+    pub kind: &'static str,
+    /// Event time, Unix seconds.
+    pub ts: u32,
+    pub ts_ms: u16,
+    pub received_at: u32,
+    pub platform: &'static str,
+    pub version: &'a str,
+    pub build: &'a str,
+    pub device_model: &'a str,
+    pub device_class: &'static str,
+    pub os_version: &'a str,
+    pub os_major: u16,
+    pub screen_w: u16,
+    pub screen_h: u16,
+    pub density: f32,
+    pub abi: &'a str,
+    pub rooted: u8,
+    pub emulator: u8,
+    pub net_family: &'static str,
+    pub carrier: &'a str,
+    pub install_id: &'a str,
+    /// Pseudonymised user id ('' when none).
+    pub user_id: &'a str,
+    /// The unit of "a user" for per-user rates: the pseudonym when the app
+    /// sends user ids, else `i:` + install id.
+    pub user_key: Cow<'a, str>,
+    pub device_id: &'a str,
+    pub client_ip: &'a str,
+    pub session_id: &'a str,
+    pub session_phase: &'static str,
+    pub session_status: &'static str,
+    pub duration_ms: u64,
+    pub foreground_ms: u64,
+    pub crash_id: &'a str,
+    pub exception_type: &'a str,
+    pub message: &'a str,
+    pub fatal: u8,
+    pub handled: u8,
+    /// JSON detail: crash threads/images/raw, cold-start spans, ABI split.
+    pub payload: Cow<'a, str>,
+    pub cpu_pct: Option<f64>,
+    pub memory_mb: Option<f64>,
+    pub package_bytes: u64,
+    pub category: &'static str,
+    pub site: &'a str,
+    pub status_code: u16,
+    pub req_family: &'static str,
+    pub patch_id: &'a str,
+    pub stage: &'static str,
+    pub error_code: &'a str,
+    pub name: &'a str,
+    pub value: f64,
+}
+
+/// Column names in table order (shared by both backends' DDL and inserts).
+pub const COLUMNS: &[&str] = &[
+    "app_id", "batch_id", "seq", "kind", "ts", "ts_ms", "received_at", "platform", "version",
+    "build", "device_model", "device_class", "os_version", "os_major", "screen_w", "screen_h",
+    "density", "abi", "rooted", "emulator", "net_family", "carrier", "install_id", "user_id",
+    "user_key", "device_id", "client_ip", "session_id", "session_phase", "session_status",
+    "duration_ms", "foreground_ms", "crash_id", "exception_type", "message", "fatal", "handled",
+    "payload", "cpu_pct", "memory_mb", "package_bytes", "category", "site", "status_code",
+    "req_family", "patch_id", "stage", "error_code", "name", "value",
+];
+
+/// Leading integer of an OS version string: `17.1.2` → 17, `NEXT 5.0` → 5.
+pub fn os_major(v: &str) -> u16 {
+    let digits: String = v
+        .chars()
+        .skip_while(|c| !c.is_ascii_digit())
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().unwrap_or(0)
+}
+
+fn clamp_u16(v: u32) -> u16 {
+    u16::try_from(v).unwrap_or(u16::MAX)
+}
+
+fn secs(ms: i64) -> u32 {
+    u32::try_from(ms.div_euclid(1000)).unwrap_or(0)
+}
+
+/// Flattens an accepted batch into rows, skipping every row of a user whose
+/// data was erased (4.3.4d). Returns the rows and how many were skipped.
+pub fn rows_from_batch<'a>(
+    ab: &'a AcceptedBatch,
+    erased: &HashSet<(String, String)>,
+) -> (Vec<EventRow<'a>>, usize) {
+    let b = &ab.batch;
+    let user_id = b.user_id.as_deref().unwrap_or("");
+    if !user_id.is_empty() && erased.contains(&(ab.app_id.clone(), user_id.to_string())) {
+        return (Vec::new(), b.events.len());
+    }
+    let user_key: Cow<'a, str> = if user_id.is_empty() {
+        Cow::Owned(format!("i:{}", b.install_id))
+    } else {
+        Cow::Borrowed(user_id)
+    };
+    let base = EventRow {
+        app_id: &ab.app_id,
+        batch_id: &b.batch_id,
+        seq: 0,
+        kind: "",
+        ts: 0,
+        ts_ms: 0,
+        received_at: secs(ab.received_at_ms),
+        platform: b.platform.as_str(),
+        version: &b.release.version,
+        build: &b.release.build,
+        device_model: &b.device.model,
+        device_class: b.device.class.as_str(),
+        os_version: &b.device.os_version,
+        os_major: os_major(&b.device.os_version),
+        screen_w: clamp_u16(b.device.screen.width),
+        screen_h: clamp_u16(b.device.screen.height),
+        density: b.device.screen.density,
+        abi: &b.device.abi,
+        rooted: u8::from(b.device.rooted),
+        emulator: u8::from(b.device.emulator),
+        net_family: b.network.ip_family.as_str(),
+        carrier: &b.network.carrier,
+        install_id: &b.install_id,
+        user_id,
+        user_key,
+        device_id: b.device.device_id.as_deref().unwrap_or(""),
+        client_ip: ab.client_ip.as_deref().unwrap_or(""),
+        session_id: "",
+        session_phase: "",
+        session_status: "",
+        duration_ms: 0,
+        foreground_ms: 0,
+        crash_id: "",
+        exception_type: "",
+        message: "",
+        fatal: 0,
+        handled: 0,
+        payload: Cow::Borrowed(""),
+        cpu_pct: None,
+        memory_mb: None,
+        package_bytes: 0,
+        category: "",
+        site: "",
+        status_code: 0,
+        req_family: "",
+        patch_id: "",
+        stage: "",
+        error_code: "",
+        name: "",
+        value: 0.0,
+    };
+    let rows = b
+        .events
+        .iter()
+        .enumerate()
+        .map(|(i, ev)| {
+            let ts = ev.ts();
+            let mut r = base.clone();
+            r.seq = u32::try_from(i).unwrap_or(u32::MAX);
+            r.kind = ev.kind().as_str();
+            r.ts = secs(ts);
+            r.ts_ms = u16::try_from(ts.rem_euclid(1000)).unwrap_or(0);
+            fill(&mut r, ev);
+            r
+        })
+        .collect();
+    (rows, 0)
+}
+
+fn fill<'a>(r: &mut EventRow<'a>, ev: &'a Event) {
+    match ev {
+        Event::Session(s) => {
+            r.session_id = &s.session_id;
+            r.session_phase = s.phase.as_str();
+            r.session_status = s.status.map(|s| s.as_str()).unwrap_or("");
+            r.duration_ms = s.duration_ms;
+            r.foreground_ms = s.foreground_ms;
+        }
+        Event::Crash(c) => {
+            r.crash_id = &c.crash_id;
+            r.session_id = c.session_id.as_deref().unwrap_or("");
+            r.exception_type = &c.exception_type;
+            r.message = &c.message;
+            r.fatal = u8::from(c.fatal);
+            r.handled = u8::from(c.handled);
+            r.payload = Cow::Owned(
+                serde_json::json!({"threads": c.threads, "images": c.images, "raw": c.raw})
+                    .to_string(),
+            );
+        }
+        Event::ColdStart(c) => {
+            r.duration_ms = c.duration_ms;
+            if !c.spans.is_empty() {
+                r.payload = Cow::Owned(serde_json::json!({"spans": c.spans}).to_string());
+            }
+        }
+        Event::Perf(p) => {
+            r.cpu_pct = p.cpu_pct;
+            r.memory_mb = p.memory_mb;
+        }
+        Event::Install(i) => {
+            r.duration_ms = i.duration_ms;
+            r.package_bytes = i.package_bytes;
+            if !i.abi_split.is_empty() {
+                r.payload = Cow::Owned(serde_json::json!({"abi_split": i.abi_split}).to_string());
+            }
+        }
+        Event::Network(n) => {
+            r.category = n.category.as_str();
+            r.site = &n.site;
+            r.duration_ms = n.latency_ms;
+            r.status_code = n.status;
+            r.req_family = n.ip_family.as_str();
+        }
+        Event::HotUpdate(h) => {
+            r.patch_id = &h.patch_id;
+            r.stage = h.stage.as_str();
+            r.package_bytes = h.package_bytes;
+            r.error_code = &h.error_code;
+        }
+        Event::Custom(c) => {
+            r.name = &c.name;
+            r.stage = c.kind.as_str();
+            r.value = c.value;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn os_major_parses_leading_number() {
+        assert_eq!(os_major("17.1.2"), 17);
+        assert_eq!(os_major("NEXT 5.0"), 5);
+        assert_eq!(os_major("Android"), 0);
+    }
+
+    #[test]
+    fn column_list_matches_row_fields() {
+        let names: Vec<&str> = <EventRow<'_> as clickhouse::Row>::COLUMN_NAMES.to_vec();
+        assert_eq!(names, COLUMNS);
+    }
+}

@@ -1,0 +1,290 @@
+//! The embedded backend: telemetry in a bundled SQLite file. Zero setup; the
+//! default when no ClickHouse URL is configured. Fine up to a few million
+//! events; percentiles there come from histograms, not sorts.
+//!
+//! Exactly-once is a transaction: ledger check, rows and ledger entries
+//! commit together.
+
+use crate::row::{COLUMNS, EventRow, rows_from_batch};
+use crate::{
+    InsertOutcome, KindCount, MigrationReport, ReleaseSummary, Result, Store, dedup_in_chunk,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use vitals_protocol::AcceptedBatch;
+
+/// Telemetry in an embedded SQLite database file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    path: PathBuf,
+    conn: Arc<Mutex<Connection>>,
+}
+
+const MIGRATIONS: &[(u32, &str, &str)] = &[(
+    1,
+    "events and batch ledger",
+    "CREATE TABLE IF NOT EXISTS events (
+        app_id TEXT NOT NULL, batch_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
+        ts INTEGER NOT NULL, ts_ms INTEGER NOT NULL, received_at INTEGER NOT NULL,
+        platform TEXT NOT NULL, version TEXT NOT NULL, build TEXT NOT NULL,
+        device_model TEXT NOT NULL, device_class TEXT NOT NULL, os_version TEXT NOT NULL,
+        os_major INTEGER NOT NULL, screen_w INTEGER NOT NULL, screen_h INTEGER NOT NULL,
+        density REAL NOT NULL, abi TEXT NOT NULL, rooted INTEGER NOT NULL, emulator INTEGER NOT NULL,
+        net_family TEXT NOT NULL, carrier TEXT NOT NULL, install_id TEXT NOT NULL,
+        user_id TEXT NOT NULL, user_key TEXT NOT NULL, device_id TEXT NOT NULL, client_ip TEXT NOT NULL,
+        session_id TEXT NOT NULL, session_phase TEXT NOT NULL, session_status TEXT NOT NULL,
+        duration_ms INTEGER NOT NULL, foreground_ms INTEGER NOT NULL,
+        crash_id TEXT NOT NULL, exception_type TEXT NOT NULL, message TEXT NOT NULL,
+        fatal INTEGER NOT NULL, handled INTEGER NOT NULL, payload TEXT NOT NULL,
+        cpu_pct REAL, memory_mb REAL, package_bytes INTEGER NOT NULL,
+        category TEXT NOT NULL, site TEXT NOT NULL, status_code INTEGER NOT NULL,
+        req_family TEXT NOT NULL, patch_id TEXT NOT NULL, stage TEXT NOT NULL,
+        error_code TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS events_release ON events (app_id, kind, version, build, ts);
+    CREATE INDEX IF NOT EXISTS events_user ON events (app_id, user_id);
+    CREATE TABLE IF NOT EXISTS batches (
+        app_id TEXT NOT NULL, batch_id TEXT NOT NULL, received_at INTEGER NOT NULL,
+        events INTEGER NOT NULL, PRIMARY KEY (app_id, batch_id)
+    ) WITHOUT ROWID;",
+)];
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let conn = Connection::open(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(SqliteStore {
+            path,
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| crate::StoreError::Join("SQLite connection mutex poisoned".into()))?;
+            f(&mut guard)
+        })
+        .await?
+    }
+}
+
+fn insert_sql() -> String {
+    let marks = vec!["?"; COLUMNS.len()].join(",");
+    format!("INSERT INTO events ({}) VALUES ({marks})", COLUMNS.join(","))
+}
+
+fn insert_row(stmt: &mut rusqlite::Statement<'_>, r: &EventRow<'_>) -> rusqlite::Result<usize> {
+    stmt.execute(params![
+        r.app_id, r.batch_id, r.seq, r.kind, r.ts, r.ts_ms, r.received_at, r.platform, r.version,
+        r.build, r.device_model, r.device_class, r.os_version, r.os_major, r.screen_w, r.screen_h,
+        f64::from(r.density), r.abi, r.rooted, r.emulator, r.net_family, r.carrier, r.install_id,
+        r.user_id, r.user_key.as_ref(), r.device_id, r.client_ip, r.session_id, r.session_phase,
+        r.session_status, r.duration_ms as i64, r.foreground_ms as i64, r.crash_id,
+        r.exception_type, r.message, r.fatal, r.handled, r.payload.as_ref(), r.cpu_pct,
+        r.memory_mb, r.package_bytes as i64, r.category, r.site, r.status_code, r.req_family,
+        r.patch_id, r.stage, r.error_code, r.name, r.value
+    ])
+}
+
+fn insert_tx(
+    conn: &mut Connection,
+    batches: &[AcceptedBatch],
+    erased: &HashSet<(String, String)>,
+) -> Result<InsertOutcome> {
+    let mut out = InsertOutcome::default();
+    let (keep, dup) = dedup_in_chunk(batches);
+    out.duplicate_batches += dup;
+    let tx = conn.transaction()?;
+    {
+        let mut known = tx.prepare_cached("SELECT 1 FROM batches WHERE app_id = ? AND batch_id = ?")?;
+        let mut ledger = tx.prepare_cached(
+            "INSERT INTO batches (app_id, batch_id, received_at, events) VALUES (?, ?, ?, ?)",
+        )?;
+        let mut ins = tx.prepare_cached(&insert_sql())?;
+        for &i in &keep {
+            let b = &batches[i];
+            let exists: Option<i64> = known
+                .query_row(params![b.app_id, b.batch.batch_id], |r| r.get(0))
+                .optional()?;
+            if exists.is_some() {
+                out.duplicate_batches += 1;
+                out.duplicate_rows += b.batch.events.len();
+                continue;
+            }
+            let (rows, erased_n) = rows_from_batch(b, erased);
+            out.erased_rows += erased_n;
+            for r in &rows {
+                insert_row(&mut ins, r)?;
+            }
+            ledger.execute(params![
+                b.app_id,
+                b.batch.batch_id,
+                b.received_at_ms / 1000,
+                b.batch.events.len() as i64
+            ])?;
+            out.rows += rows.len();
+            out.batches += 1;
+        }
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> Result<MigrationReport> {
+        self.with(|c| {
+            c.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+            )?;
+            let current: u32 = c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )?;
+            let mut applied = 0;
+            for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+                let tx = c.transaction()?;
+                tx.execute_batch(sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now'))",
+                    params![version, name],
+                )?;
+                tx.commit()?;
+                applied += 1;
+            }
+            let latest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+            Ok(MigrationReport {
+                version: latest.max(current),
+                applied,
+            })
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.with(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
+    async fn insert(
+        &self,
+        batches: &[AcceptedBatch],
+        erased: &HashSet<(String, String)>,
+        _in_doubt: bool,
+    ) -> Result<InsertOutcome> {
+        // The transaction makes every attempt all-or-nothing, so there is
+        // never a partial write to look for.
+        let batches = batches.to_vec();
+        let erased = erased.clone();
+        self.with(move |c| insert_tx(c, &batches, &erased)).await
+    }
+
+    async fn erase_user(&self, app_id: &str, pseudonym: &str) -> Result<()> {
+        let (a, p) = (app_id.to_string(), pseudonym.to_string());
+        self.with(move |c| {
+            c.execute("DELETE FROM events WHERE app_id = ? AND user_id = ?", params![a, p])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn kind_counts(&self, app_id: &str) -> Result<Vec<KindCount>> {
+        let a = app_id.to_string();
+        self.with(move |c| {
+            let mut st = c.prepare(
+                "SELECT kind, COUNT(*) FROM events WHERE app_id = ? GROUP BY kind ORDER BY kind",
+            )?;
+            let rows = st
+                .query_map(params![a], |r| {
+                    Ok(KindCount {
+                        kind: r.get(0)?,
+                        events: r.get::<_, i64>(1)? as u64,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn release_summaries(&self, app_id: &str) -> Result<Vec<ReleaseSummary>> {
+        let a = app_id.to_string();
+        self.with(move |c| {
+            let mut st = c.prepare(
+                "SELECT version, build,
+                    SUM(kind = 'session' AND session_phase = 'start'),
+                    SUM(kind = 'session' AND session_phase = 'end' AND session_status = 'crashed'),
+                    COUNT(DISTINCT user_key),
+                    COUNT(DISTINCT CASE WHEN kind = 'crash' AND fatal = 1 THEN user_key END),
+                    SUM(kind = 'crash' AND fatal = 1),
+                    MIN(ts), MAX(ts)
+                 FROM events WHERE app_id = ?
+                 GROUP BY version, build
+                 ORDER BY MIN(ts), version, build",
+            )?;
+            let rows = st
+                .query_map(params![a], |r| {
+                    Ok(ReleaseSummary {
+                        version: r.get(0)?,
+                        build: r.get(1)?,
+                        sessions: r.get::<_, i64>(2)? as u64,
+                        crashed_sessions: r.get::<_, i64>(3)? as u64,
+                        users: r.get::<_, i64>(4)? as u64,
+                        crashed_users: r.get::<_, i64>(5)? as u64,
+                        fatal_crashes: r.get::<_, i64>(6)? as u64,
+                        first_seen: r.get(7)?,
+                        last_seen: r.get(8)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn user_row_count(&self, app_id: &str, pseudonym: &str) -> Result<u64> {
+        let (a, p) = (app_id.to_string(), pseudonym.to_string());
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM events WHERE app_id = ? AND user_id = ?",
+                params![a, p],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+        .await
+    }
+
+    async fn batch_count(&self, app_id: &str) -> Result<u64> {
+        let a = app_id.to_string();
+        self.with(move |c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM batches WHERE app_id = ?", params![a], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+        })
+        .await
+    }
+}
