@@ -1,0 +1,292 @@
+//! HTTP routes of the collector.
+
+use crate::error::{ApiError, Localized};
+use crate::{Inner, auth, decode, privacy};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Instant;
+use vitals_i18n::Lang;
+use vitals_protocol::{AcceptedBatch, sign};
+use vitals_store::control::Role;
+
+type Shared = web::Data<Arc<Inner>>;
+
+pub fn configure(inner: Arc<Inner>, cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::Data::new(inner))
+        .route("/api/v1/batch", web::post().to(post_batch))
+        .route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
+        .route("/api/v1/users/{pseudonym}", web::delete().to(erase_user))
+        .route("/api/v1/apps", web::get().to(list_apps))
+        .route("/api/v1/apps/{app}/releases", web::get().to(releases));
+}
+
+/// The response language: `Accept-Language`, else the configured default.
+pub fn lang(req: &HttpRequest, default: Lang) -> Lang {
+    Lang::negotiate(
+        req.headers().get("accept-language").and_then(|v| v.to_str().ok()),
+        default,
+    )
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &'static str) -> Result<&'a str, ApiError> {
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::MissingHeader(name))
+}
+
+async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+    if let Some(len) = req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        if len > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadCompression(format!("body read failed: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::TooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+async fn post_batch(req: HttpRequest, payload: web::Payload, st: Shared) -> Result<HttpResponse, Localized> {
+    let started = Instant::now();
+    let lang = lang(&req, st.lang);
+    let result = ingest(&req, payload, &st).await;
+    let status = match &result {
+        Ok(r) => r.status(),
+        Err(e) => e.status(),
+    };
+    st.metrics.requests.with_label_values(&[status.as_str()]).inc();
+    st.metrics.request_seconds.observe(started.elapsed().as_secs_f64());
+    if let Err(e) = &result {
+        tracing::info!(status = status.as_u16(), code = e.msg().key(), error = %e, "ingest refused");
+    }
+    result.map_err(|e| e.lang(lang))
+}
+
+async fn ingest(req: &HttpRequest, payload: web::Payload, st: &Arc<Inner>) -> Result<HttpResponse, ApiError> {
+    let limits = &st.cfg.limits;
+    // Authenticate before reading more than the header fields.
+    let signed = auth::SignedHeaders {
+        key_id: header(req, sign::HEADER_KEY)?,
+        timestamp: header(req, sign::HEADER_TIMESTAMP)?,
+        nonce: header(req, sign::HEADER_NONCE)?,
+        signature: header(req, sign::HEADER_SIGNATURE)?,
+    };
+    let body = read_body(req, payload, limits.max_body_bytes).await?;
+    let now = now_ms();
+    let app = auth::verify(
+        &st.keys,
+        &st.nonces,
+        st.cfg.auth.max_skew_secs,
+        &signed,
+        req.method().as_str(),
+        req.path(),
+        &body,
+        now / 1000,
+    )?;
+    let encoding = req.headers().get("content-encoding").and_then(|v| v.to_str().ok());
+    let json = decode::decompress(encoding, &body, limits.max_decompressed_bytes)?;
+    let mut batch = vitals_protocol::decode(&json)?;
+    vitals_protocol::validate(&batch, limits, now)?;
+    if batch.app_id != app.app_id {
+        return Err(ApiError::AppMismatch {
+            key_app: app.app_id,
+            batch_app: batch.app_id,
+        });
+    }
+    let n_events = batch.events.len();
+    if st.seen_recently(&app.app_id, &batch.batch_id) {
+        return Ok(HttpResponse::Accepted().json(json!({
+            "batch_id": batch.batch_id, "accepted": 0, "duplicate": true
+        })));
+    }
+    st.limiter
+        .take(&app.app_id, n_events as u64, Instant::now())
+        .map_err(|retry| ApiError::RateLimited {
+            app: app.app_id.clone(),
+            retry,
+        })?;
+    privacy::apply(&mut batch, &app.pseudonym_secret, &st.scrubber);
+    let client_ip = if app.store_ip {
+        req.peer_addr().map(|a| a.ip().to_string())
+    } else {
+        None
+    };
+    let kinds: Vec<&'static str> = batch.events.iter().map(|e| e.kind().as_str()).collect();
+    let accepted = AcceptedBatch {
+        app_id: app.app_id.clone(),
+        received_at_ms: now,
+        client_ip,
+        batch,
+    };
+    let record = serde_json::to_vec(&accepted).map_err(|e| ApiError::Internal(e.to_string()))?;
+    match st.spool.append(record).await {
+        Ok(_) => {}
+        Err(crate::spool::SpoolError::Full { .. }) => {
+            return Err(ApiError::SpoolFull {
+                retry: st.cfg.spool.retry_after_secs,
+            });
+        }
+        Err(e) => return Err(ApiError::SpoolFailed(e.to_string())),
+    }
+    st.remember(&accepted.app_id, &accepted.batch.batch_id);
+    st.metrics.batches_accepted.inc();
+    for k in kinds {
+        st.metrics.events_accepted.with_label_values(&[k]).inc();
+    }
+    st.metrics.spool_bytes.set(st.spool.bytes() as i64);
+    Ok(HttpResponse::Accepted().json(json!({
+        "batch_id": accepted.batch.batch_id, "accepted": n_events, "duplicate": false
+    })))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+async fn readyz(st: Shared) -> HttpResponse {
+    let store_ok = st.store.ping().await.is_ok();
+    let spool_ok = st.spool.bytes() < st.spool.cap();
+    let body = json!({
+        "store": if store_ok { "ok" } else { "unreachable" },
+        "spool_bytes": st.spool.bytes(),
+        "spool_cap": st.spool.cap(),
+        "backend": st.store.backend(),
+    });
+    // Ingest stays available while the store is down (the spool absorbs
+    // it), so readiness fails only when the spool cannot take more.
+    if spool_ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics(st: Shared) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(st.metrics.render())
+}
+
+/// Checks the bearer token and its role.
+pub fn require(req: &HttpRequest, st: &Inner, needed: Role) -> Result<Role, ApiError> {
+    let token = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(ApiError::MissingToken)?;
+    let role = st
+        .cp
+        .token_role(token.trim())
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .ok_or(ApiError::BadToken)?;
+    if role < needed {
+        return Err(ApiError::Forbidden {
+            role: role.as_str(),
+            needed: needed.as_str(),
+        });
+    }
+    Ok(role)
+}
+
+#[derive(Deserialize)]
+struct AppQuery {
+    app: String,
+}
+
+async fn erase_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    q: web::Query<AppQuery>,
+    st: Shared,
+) -> Result<HttpResponse, Localized> {
+    let lang = lang(&req, st.lang);
+    let run = async {
+        require(&req, &st, Role::Admin)?;
+        let pseudonym = path.into_inner();
+        if st.keys.app(&q.app).is_none() && st.cp.app(&q.app).ok().flatten().is_none() {
+            return Err(ApiError::NotFound(format!("app {}", q.app)));
+        }
+        // Record first: rows still in the spool are dropped by the writer.
+        st.cp
+            .request_erasure(&q.app, &pseudonym)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        st.refresh_control();
+        st.store
+            .erase_user(&q.app, &pseudonym)
+            .await
+            .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?;
+        st.cp
+            .complete_erasure(&q.app, &pseudonym)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        tracing::info!(app = %q.app, "user data erased");
+        Ok(HttpResponse::Ok().json(json!({
+            "app": q.app, "pseudonym": pseudonym, "erased": true,
+            "message": vitals_i18n::Msg::CliUserErased.render(lang, &[("pseudonym", &pseudonym), ("app", &q.app)]),
+        })))
+    };
+    run.await.map_err(|e: ApiError| e.lang(lang))
+}
+
+async fn list_apps(req: HttpRequest, st: Shared) -> Result<HttpResponse, Localized> {
+    let lang = lang(&req, st.lang);
+    let run = || -> Result<HttpResponse, ApiError> {
+        require(&req, &st, Role::Viewer)?;
+        let apps = st.cp.apps().map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(HttpResponse::Ok().json(json!({ "apps": apps })))
+    };
+    run().map_err(|e| e.lang(lang))
+}
+
+async fn releases(req: HttpRequest, path: web::Path<String>, st: Shared) -> Result<HttpResponse, Localized> {
+    let lang = lang(&req, st.lang);
+    let run = async {
+        require(&req, &st, Role::Viewer)?;
+        let app = path.into_inner();
+        let rows = st
+            .store
+            .release_summaries(&app)
+            .await
+            .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?;
+        let releases: Vec<_> = rows
+            .iter()
+            .map(|r| {
+                let rate = |n: u64, d: u64| if d == 0 { None } else { Some(n as f64 / d as f64) };
+                json!({
+                    "version": r.version, "build": r.build,
+                    "sessions": r.sessions, "crashed_sessions": r.crashed_sessions,
+                    "users": r.users, "crashed_users": r.crashed_users,
+                    "fatal_crashes": r.fatal_crashes,
+                    "crash_rate_per_session": rate(r.crashed_sessions, r.sessions),
+                    "crash_rate_per_user": rate(r.crashed_users, r.users),
+                    "first_seen": r.first_seen, "last_seen": r.last_seen,
+                })
+            })
+            .collect();
+        Ok(HttpResponse::Ok().json(json!({ "app": app, "releases": releases })))
+    };
+    run.await.map_err(|e: ApiError| e.lang(lang))
+}

@@ -1,0 +1,163 @@
+//! Ingest authentication: key lookup (cached, refreshed from the control
+//! plane so revocations apply within seconds), timestamp window, HMAC
+//! verification and nonce replay protection.
+
+use crate::error::ApiError;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, RwLock};
+use vitals_protocol::sign;
+use vitals_store::ControlPlane;
+use vitals_store::control::{App, IngestKey};
+
+/// In-memory view of ingest keys and apps.
+pub struct KeyCache {
+    cp: Arc<ControlPlane>,
+    keys: RwLock<HashMap<String, IngestKey>>,
+    apps: RwLock<HashMap<String, App>>,
+}
+
+impl KeyCache {
+    pub fn new(cp: Arc<ControlPlane>) -> Result<Self, vitals_store::StoreError> {
+        let c = KeyCache {
+            cp,
+            keys: RwLock::new(HashMap::new()),
+            apps: RwLock::new(HashMap::new()),
+        };
+        c.refresh()?;
+        Ok(c)
+    }
+
+    /// Re-reads keys and apps from the control plane.
+    pub fn refresh(&self) -> Result<(), vitals_store::StoreError> {
+        let keys: HashMap<_, _> = self.cp.keys()?.into_iter().map(|k| (k.key_id.clone(), k)).collect();
+        let apps: HashMap<_, _> = self.cp.apps()?.into_iter().map(|a| (a.app_id.clone(), a)).collect();
+        if let Ok(mut k) = self.keys.write() {
+            *k = keys;
+        }
+        if let Ok(mut a) = self.apps.write() {
+            *a = apps;
+        }
+        Ok(())
+    }
+
+    fn key(&self, key_id: &str) -> Option<IngestKey> {
+        self.keys.read().ok()?.get(key_id).cloned()
+    }
+
+    pub fn app(&self, app_id: &str) -> Option<App> {
+        self.apps.read().ok()?.get(app_id).cloned()
+    }
+}
+
+/// Remembers nonces for twice the timestamp window; bounded in size.
+pub struct NonceCache {
+    ttl_secs: i64,
+    max: usize,
+    inner: Mutex<(HashMap<String, i64>, VecDeque<(i64, String)>)>,
+}
+
+impl NonceCache {
+    pub fn new(ttl_secs: i64, max: usize) -> Self {
+        NonceCache {
+            ttl_secs,
+            max,
+            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
+    }
+
+    /// Records `nonce` (scoped by key); false if it was seen before.
+    pub fn insert(&self, key_id: &str, nonce: &str, now: i64) -> bool {
+        let Ok(mut g) = self.inner.lock() else {
+            return false;
+        };
+        let (set, order) = &mut *g;
+        while let Some((t, _)) = order.front() {
+            if *t > now - self.ttl_secs && order.len() < self.max {
+                break;
+            }
+            if let Some((_, n)) = order.pop_front() {
+                set.remove(&n);
+            }
+        }
+        let k = format!("{key_id}\0{nonce}");
+        if set.contains_key(&k) {
+            return false;
+        }
+        set.insert(k.clone(), now);
+        order.push_back((now, k));
+        true
+    }
+}
+
+/// The signature headers of one request.
+pub struct SignedHeaders<'a> {
+    pub key_id: &'a str,
+    pub timestamp: &'a str,
+    pub nonce: &'a str,
+    pub signature: &'a str,
+}
+
+/// Verifies a request; returns the key's app on success.
+pub fn verify(
+    keys: &KeyCache,
+    nonces: &NonceCache,
+    max_skew: u32,
+    h: &SignedHeaders<'_>,
+    method: &str,
+    path: &str,
+    body: &[u8],
+    now: i64,
+) -> Result<App, ApiError> {
+    let key = keys
+        .key(h.key_id)
+        .ok_or_else(|| ApiError::UnknownKey(h.key_id.to_string()))?;
+    if !key.active {
+        return Err(ApiError::RevokedKey(key.key_id));
+    }
+    let ts: i64 = h
+        .timestamp
+        .parse()
+        .ok()
+        .filter(|t: &i64| t.to_string() == h.timestamp)
+        .ok_or_else(|| ApiError::BadTimestamp(h.timestamp.chars().take(32).collect()))?;
+    let skew = ts - now;
+    if skew.abs() > i64::from(max_skew) {
+        return Err(ApiError::StaleTimestamp { skew, max: max_skew });
+    }
+    if !sign::NONCE_LEN.contains(&h.nonce.len()) || !h.nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(ApiError::MissingHeader(sign::HEADER_NONCE));
+    }
+    if !sign::verify(key.secret.as_bytes(), method, path, ts, h.nonce, body, h.signature) {
+        return Err(ApiError::BadSignature);
+    }
+    // Only a correctly signed request may use up a nonce.
+    if !nonces.insert(&key.key_id, h.nonce, now) {
+        return Err(ApiError::ReplayedNonce(h.nonce.to_string()));
+    }
+    keys.app(&key.app_id).ok_or_else(|| ApiError::UnknownKey(h.key_id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_are_single_use_within_ttl_and_expire() {
+        let c = NonceCache::new(600, 1000);
+        assert!(c.insert("k", "n1", 1000));
+        assert!(!c.insert("k", "n1", 1001));
+        assert!(c.insert("other", "n1", 1001), "scoped by key");
+        assert!(c.insert("k", "n2", 1700));
+        assert!(c.insert("k", "n1", 1700), "expired after ttl");
+    }
+
+    #[test]
+    fn nonce_cache_is_bounded() {
+        let c = NonceCache::new(600, 3);
+        for i in 0..10 {
+            assert!(c.insert("k", &format!("n{i}"), 1000));
+        }
+        let g = c.inner.lock().unwrap();
+        assert!(g.0.len() <= 3);
+    }
+}

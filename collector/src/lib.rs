@@ -1,0 +1,184 @@
+//! The vitals collector: `POST /api/v1/batch` and its operational
+//! endpoints, as a library so tests drive it in-process.
+//!
+//! Request path (no blocking I/O on the HTTP threads): read the body with a
+//! size cap → verify key, timestamp, HMAC and nonce → decompress with a cap
+//! → decode and validate → check the app and its rate limit → apply privacy
+//! rules → append to the spool and wait for its fsync → `202`. The writer
+//! task ([`writer`]) moves spooled batches into the [`Store`].
+
+mod api;
+mod auth;
+pub mod config;
+mod decode;
+pub mod error;
+pub mod metrics;
+pub mod privacy;
+mod ratelimit;
+pub mod spool;
+mod writer;
+
+pub use config::CollectorConfig;
+pub use error::ApiError;
+
+use std::collections::{HashSet, VecDeque};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::watch;
+use vitals_i18n::Lang;
+use vitals_store::{ControlPlane, Store};
+
+/// Errors starting the collector.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    #[error("spool: {0}")]
+    Spool(#[from] spool::SpoolError),
+    #[error("control plane: {0}")]
+    Store(#[from] vitals_store::StoreError),
+    #[error("invalid privacy pattern: {0}")]
+    Pattern(#[from] regex::Error),
+}
+
+/// Shared state of a running collector.
+pub struct Inner {
+    pub cfg: CollectorConfig,
+    pub cp: Arc<ControlPlane>,
+    pub store: Arc<dyn Store>,
+    pub spool: spool::Spool,
+    pub metrics: metrics::Metrics,
+    pub lang: Lang,
+    keys: auth::KeyCache,
+    nonces: auth::NonceCache,
+    limiter: ratelimit::RateLimiter,
+    scrubber: privacy::Scrubber,
+    erased: RwLock<Arc<HashSet<(String, String)>>>,
+    recent: Mutex<(HashSet<(String, String)>, VecDeque<(String, String)>)>,
+    store_ok: AtomicBool,
+}
+
+const RECENT_BATCH_IDS: usize = 200_000;
+
+impl Inner {
+    fn erased_snapshot(&self) -> Arc<HashSet<(String, String)>> {
+        self.erased.read().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    fn refresh_control(&self) {
+        if let Err(e) = self.keys.refresh() {
+            tracing::warn!(error = %e, "could not refresh ingest keys");
+        }
+        match self.cp.erasures() {
+            Ok(set) => {
+                if let Ok(mut e) = self.erased.write() {
+                    *e = Arc::new(set);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not refresh erasures"),
+        }
+    }
+
+    /// True if this (app, batch id) was acknowledged recently by this
+    /// process (a client retry whose 202 got lost).
+    fn seen_recently(&self, app: &str, batch_id: &str) -> bool {
+        let Ok(g) = self.recent.lock() else {
+            return false;
+        };
+        let key = (app.to_string(), batch_id.to_string());
+        g.0.contains(&key)
+    }
+
+    fn remember(&self, app: &str, batch_id: &str) {
+        let Ok(mut g) = self.recent.lock() else { return };
+        let key = (app.to_string(), batch_id.to_string());
+        if g.0.insert(key.clone()) {
+            g.1.push_back(key);
+            if g.1.len() > RECENT_BATCH_IDS {
+                if let Some(old) = g.1.pop_front() {
+                    g.0.remove(&old);
+                }
+            }
+        }
+    }
+}
+
+/// A running collector: state plus its background tasks.
+pub struct Collector {
+    pub inner: Arc<Inner>,
+    stop: watch::Sender<bool>,
+    writer: tokio::task::JoinHandle<()>,
+    refresher: tokio::task::JoinHandle<()>,
+}
+
+impl Collector {
+    /// Opens the spool under `data_dir` (or the configured directory),
+    /// replays what it holds, and starts the writer.
+    pub fn start(
+        cfg: CollectorConfig,
+        data_dir: &Path,
+        cp: Arc<ControlPlane>,
+        store: Arc<dyn Store>,
+        lang: Lang,
+    ) -> Result<Collector, CollectorError> {
+        let dir = cfg.spool.dir.clone().unwrap_or_else(|| data_dir.join("spool"));
+        let (spool, recovery, start) =
+            spool::Spool::open(&dir, cfg.spool.max_bytes, cfg.spool.segment_bytes)?;
+        tracing::info!(dir = %dir.display(), segments = recovery.segments, records = recovery.records,
+            torn_bytes = recovery.torn_bytes, quarantined_bytes = recovery.quarantined_bytes, "spool opened");
+        let metrics = metrics::Metrics::new();
+        metrics.spool_quarantined_bytes.inc_by(recovery.quarantined_bytes);
+        metrics.spool_bytes.set(spool.bytes() as i64);
+        let inner = Arc::new(Inner {
+            keys: auth::KeyCache::new(cp.clone())?,
+            nonces: auth::NonceCache::new(i64::from(cfg.auth.max_skew_secs) * 2, cfg.auth.max_nonces),
+            limiter: ratelimit::RateLimiter::new(cfg.rate_limit.events_per_sec, cfg.rate_limit.burst_events),
+            scrubber: privacy::Scrubber::new(&cfg.privacy.extra_patterns)?,
+            erased: RwLock::new(Arc::new(cp.erasures()?)),
+            recent: Mutex::new((HashSet::new(), VecDeque::new())),
+            store_ok: AtomicBool::new(true),
+            cfg,
+            cp,
+            store,
+            spool,
+            metrics,
+            lang,
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let reader = inner.spool.reader(start);
+        let writer = tokio::spawn(writer::run(inner.clone(), reader, recovery.first_new, stop_rx.clone()));
+        let refresher = {
+            let inner = inner.clone();
+            let mut stop_rx = stop_rx;
+            let every = std::time::Duration::from_secs(inner.cfg.auth.key_refresh_secs.max(1));
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(every) => {}
+                        _ = stop_rx.changed() => return,
+                    }
+                    let i = inner.clone();
+                    let _ = tokio::task::spawn_blocking(move || i.refresh_control()).await;
+                }
+            })
+        };
+        Ok(Collector {
+            inner,
+            stop,
+            writer,
+            refresher,
+        })
+    }
+
+    /// Registers the collector's routes.
+    pub fn configure(&self, cfg: &mut actix_web::web::ServiceConfig) {
+        api::configure(self.inner.clone(), cfg);
+    }
+
+    /// Stops the writer after it has drained the spool (or given up because
+    /// the store is down; the spool keeps the rest for the next start).
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.writer.await;
+        self.refresher.abort();
+    }
+}
