@@ -1,1 +1,263 @@
-fn main() {}
+//! `vitals`: the command-line entry point. Thin: parses arguments, loads
+//! the configuration and calls into the service libraries.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use vitals::config::{Config, Overrides};
+use vitals::{server, simulate};
+use vitals_i18n::{Lang, Msg};
+use vitals_store::control::Role;
+
+#[derive(Parser)]
+#[command(name = "vitals", version, about = "Quality and operations telemetry for mobile financial apps / 移动金融客户端质量与运维遥测平台")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Args, Clone)]
+struct Common {
+    /// Config file (TOML); see deploy/vitals.example.toml.
+    #[arg(long, env = "VITALS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (embedded store, control plane, spool).
+    #[arg(long, env = "VITALS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// ClickHouse HTTP URL; without it the embedded store is used.
+    #[arg(long, env = "VITALS_CLICKHOUSE_URL")]
+    clickhouse_url: Option<String>,
+    /// Language of messages: zh-CN (default) or en.
+    #[arg(long, env = "VITALS_LANG")]
+    lang: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Listen address, e.g. 127.0.0.1:8080.
+    #[arg(long, env = "VITALS_LISTEN")]
+    listen: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run every service in one process.
+    Serve(ServeArgs),
+    /// Run the server on a demo fleet (embedded store unless --clickhouse-url).
+    Demo {
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Virtual devices of the simulated fleet.
+        #[arg(long, default_value_t = 2000)]
+        devices: u64,
+        /// Seed of the simulated fleet.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Batches per second the simulator sends.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+    },
+    /// Create or upgrade the telemetry schema (idempotent).
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Drive a running collector with a simulated fleet.
+    Simulate(SimulateArgs),
+    /// Manage per-app ingest keys.
+    Keys {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        cmd: KeysCmd,
+    },
+    /// Manage API tokens (admin / operator / viewer).
+    Tokens {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        cmd: TokensCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Create a key for an app (the app is created if new).
+    Create {
+        #[arg(long)]
+        app: String,
+    },
+    /// List all keys.
+    List,
+    /// Revoke a key.
+    Revoke { key_id: String },
+}
+
+#[derive(Subcommand)]
+enum TokensCmd {
+    /// Create an API token.
+    Create {
+        #[arg(long, default_value = "admin")]
+        role: String,
+        #[arg(long, default_value = "cli")]
+        label: String,
+    },
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// Collector base URL.
+    #[arg(long, env = "VITALS_URL", default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(long, default_value = "demo")]
+    app: String,
+    #[arg(long, env = "VITALS_KEY_ID")]
+    key_id: String,
+    #[arg(long, env = "VITALS_KEY_SECRET")]
+    key_secret: String,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 1000)]
+    devices: u64,
+    /// Batches to send (0 = until --duration-secs).
+    #[arg(long, default_value_t = 1000)]
+    batches: u64,
+    #[arg(long, default_value_t = 0)]
+    duration_secs: u64,
+    #[arg(long, default_value_t = 100)]
+    events_per_batch: usize,
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Target batches per second (0 = as fast as possible).
+    #[arg(long, default_value_t = 0.0)]
+    rate: f64,
+    /// Send uncompressed JSON.
+    #[arg(long)]
+    no_gzip: bool,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    #[arg(long, env = "VITALS_LANG")]
+    lang: Option<String>,
+}
+
+fn load(common: &Common, listen: Option<String>) -> Result<Config> {
+    let o = Overrides {
+        listen,
+        data_dir: common.data_dir.clone(),
+        clickhouse_url: common.clickhouse_url.clone(),
+        lang: common.lang.clone(),
+    };
+    Ok(Config::load(common.config.as_deref(), &o)?)
+}
+
+fn init_logging() {
+    use tracing_subscriber::{EnvFilter, fmt};
+    let filter = EnvFilter::try_from_env("VITALS_LOG").unwrap_or_else(|_| EnvFilter::new("info,vitals::http=warn"));
+    let json = std::env::var("VITALS_LOG_FORMAT").map(|v| v == "json").unwrap_or(false);
+    if json {
+        fmt().with_env_filter(filter).json().with_writer(std::io::stderr).init();
+    } else {
+        fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
+}
+
+fn main() -> Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.cmd {
+        Cmd::Serve(a) => {
+            let cfg = load(&a.common, a.listen.clone())?;
+            let running = server::start(&cfg).await?;
+            println!(
+                "{}",
+                Msg::CliServeListening.render(cfg.lang(), &[("url", &format!("http://{}", running.addr)), ("backend", &running.backend)])
+            );
+            running.wait().await?;
+            Ok(())
+        }
+        Cmd::Demo { serve, devices, seed, rate } => vitals::demo::run(load(&serve.common, serve.listen.clone())?, serve.common.data_dir.is_none(), devices, seed, rate).await,
+        Cmd::Migrate { common } => {
+            let cfg = load(&common, None)?;
+            let store = server::open_store(&cfg).await?;
+            let r = store.migrate().await.with_context(|| format!("migrating the {} store", store.backend()))?;
+            println!(
+                "{}",
+                Msg::CliMigrateDone.render(cfg.lang(), &[("backend", &store.backend()), ("version", &r.version), ("applied", &r.applied)])
+            );
+            Ok(())
+        }
+        Cmd::Simulate(a) => simulate_cmd(a).await,
+        Cmd::Keys { common, cmd } => {
+            let cfg = load(&common, None)?;
+            let lang = cfg.lang();
+            let cp = server::control_plane(&cfg)?;
+            match cmd {
+                KeysCmd::Create { app } => {
+                    let k = cp.create_key(&app)?;
+                    println!("{}", Msg::CliKeyCreated.render(lang, &[("app", &k.app_id), ("key_id", &k.key_id), ("secret", &k.secret)]));
+                }
+                KeysCmd::List => {
+                    let keys = cp.keys()?;
+                    if keys.is_empty() {
+                        println!("{}", Msg::CliKeysNone.text(lang));
+                    } else {
+                        println!("{}", Msg::CliKeysHeader.text(lang));
+                        for k in keys {
+                            let status = if k.active { "active" } else { "revoked" };
+                            println!("{}\t{}\t{}\t{}", k.app_id, k.key_id, status, k.created_at);
+                        }
+                    }
+                }
+                KeysCmd::Revoke { key_id } => match cp.revoke_key(&key_id) {
+                    Ok(()) => println!("{}", Msg::CliKeyRevoked.render(lang, &[("key_id", &key_id)])),
+                    Err(vitals_store::StoreError::NotFound(_)) => bail!(Msg::CliKeyNotFound.render(lang, &[("key_id", &key_id)])),
+                    Err(e) => return Err(e.into()),
+                },
+            }
+            Ok(())
+        }
+        Cmd::Tokens { common, cmd: TokensCmd::Create { role, label } } => {
+            let cfg = load(&common, None)?;
+            let r = Role::parse(&role).with_context(|| format!("role '{role}' must be viewer, operator or admin"))?;
+            let token = server::control_plane(&cfg)?.create_token(r, &label)?;
+            println!("{}", Msg::CliTokenCreated.render(cfg.lang(), &[("role", &r.as_str()), ("token", &token)]));
+            Ok(())
+        }
+    }
+}
+
+async fn simulate_cmd(a: SimulateArgs) -> Result<()> {
+    let lang = a.lang.as_deref().and_then(Lang::parse).unwrap_or_default();
+    let cfg = simulate::SimConfig {
+        target: a.url,
+        app_id: a.app,
+        key_id: a.key_id,
+        key_secret: a.key_secret,
+        seed: a.seed,
+        devices: a.devices,
+        batches: a.batches,
+        duration_secs: a.duration_secs,
+        events_per_batch: a.events_per_batch,
+        concurrency: a.concurrency,
+        rate: a.rate,
+        gzip: !a.no_gzip,
+        ..Default::default()
+    };
+    let report = simulate::run(cfg).await?;
+    println!("{}", report.render(lang));
+    if let Some(path) = a.report {
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if report.batches_sent > 0 && report.batches_accepted == 0 {
+        bail!("no batch was accepted");
+    }
+    Ok(())
+}

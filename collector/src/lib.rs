@@ -102,6 +102,12 @@ impl Inner {
     }
 }
 
+/// Registers the collector's routes for shared state (for servers that
+/// build their `App` in a factory closure).
+pub fn configure_routes(inner: Arc<Inner>, cfg: &mut actix_web::web::ServiceConfig) {
+    api::configure(inner, cfg);
+}
+
 /// A running collector: state plus its background tasks.
 pub struct Collector {
     pub inner: Arc<Inner>,

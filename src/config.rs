@@ -1,0 +1,181 @@
+//! The `vitals` configuration: one TOML file (see `deploy/vitals.example.toml`),
+//! every setting with a default, the main ones overridable by flags and
+//! `VITALS_*` environment variables (flag > env > file > default).
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use vitals_collector::CollectorConfig;
+use vitals_i18n::Lang;
+use vitals_store::ClickHouseConfig;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server binds, e.g. `127.0.0.1:8080`.
+    pub listen: String,
+    /// Where the embedded store, control plane and spool live.
+    pub data_dir: PathBuf,
+    /// Default language of user-facing text: `zh-CN` or `en`.
+    pub lang: String,
+    /// Time zone for days, charts and schedules (IANA name).
+    pub timezone: String,
+    /// ClickHouse for telemetry; empty `url` means the embedded store.
+    pub clickhouse: ClickHouseSection,
+    /// HTTP worker threads; 0 = one per core.
+    pub workers: usize,
+    pub collector: CollectorConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClickHouseSection {
+    pub url: String,
+    pub database: String,
+    pub user: String,
+    pub password: String,
+}
+
+impl Default for ClickHouseSection {
+    fn default() -> Self {
+        let d = ClickHouseConfig::default();
+        ClickHouseSection {
+            url: String::new(),
+            database: d.database,
+            user: d.user,
+            password: d.password,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./vitals-data"),
+            lang: "zh-CN".into(),
+            timezone: "Asia/Shanghai".into(),
+            clickhouse: ClickHouseSection::default(),
+            workers: 0,
+            collector: CollectorConfig::default(),
+        }
+    }
+}
+
+/// Errors loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path} is invalid: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Values given on the command line or through the environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub clickhouse_url: Option<String>,
+    pub lang: Option<String>,
+}
+
+impl Config {
+    /// Loads `path` (if any), then applies `VITALS_*` variables handled here
+    /// and the overrides.
+    pub fn load(path: Option<&Path>, o: &Overrides) -> Result<Config, ConfigError> {
+        let mut cfg = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: p.to_path_buf(),
+                    source,
+                })?
+            }
+            None => Config::default(),
+        };
+        if let Ok(v) = std::env::var("VITALS_TIMEZONE") {
+            cfg.timezone = v;
+        }
+        if let Ok(v) = std::env::var("VITALS_CLICKHOUSE_DATABASE") {
+            cfg.clickhouse.database = v;
+        }
+        if let Ok(v) = std::env::var("VITALS_CLICKHOUSE_PASSWORD") {
+            cfg.clickhouse.password = v;
+        }
+        if let Some(v) = &o.listen {
+            cfg.listen = v.clone();
+        }
+        if let Some(v) = &o.data_dir {
+            cfg.data_dir = v.clone();
+        }
+        if let Some(v) = &o.clickhouse_url {
+            cfg.clickhouse.url = v.clone();
+        }
+        if let Some(v) = &o.lang {
+            cfg.lang = v.clone();
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        Lang::parse(&self.lang)
+            .ok_or_else(|| ConfigError::Invalid(format!("lang '{}' must be zh-CN or en", self.lang)))?;
+        self.timezone
+            .parse::<chrono_tz::Tz>()
+            .map_err(|_| ConfigError::Invalid(format!("timezone '{}' is not an IANA time zone", self.timezone)))?;
+        Ok(())
+    }
+
+    pub fn lang(&self) -> Lang {
+        Lang::parse(&self.lang).unwrap_or_default()
+    }
+
+    /// The ClickHouse settings, when a URL is configured.
+    pub fn clickhouse(&self) -> Option<ClickHouseConfig> {
+        if self.clickhouse.url.is_empty() {
+            return None;
+        }
+        Some(ClickHouseConfig {
+            url: self.clickhouse.url.clone(),
+            database: self.clickhouse.database.clone(),
+            user: self.clickhouse.user.clone(),
+            password: self.clickhouse.password.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_matches_defaults_where_uncommented() {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/vitals.example.toml"))
+            .expect("example config present");
+        let cfg: Config = toml::from_str(&text).expect("example config parses");
+        cfg.validate().expect("example config valid");
+        assert_eq!(cfg.collector.limits, vitals_protocol::Limits::default());
+    }
+
+    #[test]
+    fn overrides_win_and_bad_values_are_explained() {
+        let o = Overrides {
+            listen: Some("0.0.0.0:9".into()),
+            lang: Some("en".into()),
+            ..Default::default()
+        };
+        let cfg = Config::load(None, &o).unwrap();
+        assert_eq!(cfg.listen, "0.0.0.0:9");
+        assert_eq!(cfg.lang(), Lang::En);
+        assert_eq!(cfg.timezone, "Asia/Shanghai");
+        let bad = Overrides { lang: Some("fr".into()), ..Default::default() };
+        let err = Config::load(None, &bad).unwrap_err().to_string();
+        assert!(err.contains("zh-CN or en"), "{err}");
+    }
+}

@@ -1,0 +1,7 @@
+//! The `vitals` binary's library half: configuration, process wiring, the
+//! demo and the fleet simulator. `main.rs` only parses arguments.
+
+pub mod config;
+pub mod demo;
+pub mod server;
+pub mod simulate;

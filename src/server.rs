@@ -1,0 +1,110 @@
+//! Wiring of all services into one process (`vitals serve` / `vitals demo`).
+
+use crate::config::Config;
+use actix_web::{App, HttpServer, middleware};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use vitals_collector::Collector;
+use vitals_store::{ClickHouseStore, ControlPlane, SqliteStore, Store};
+
+/// Errors starting or running the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("storage: {0}")]
+    Store(#[from] vitals_store::StoreError),
+    #[error("collector: {0}")]
+    Collector(#[from] vitals_collector::CollectorError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the control plane under the data directory.
+pub fn control_plane(cfg: &Config) -> Result<Arc<ControlPlane>, ServerError> {
+    Ok(Arc::new(ControlPlane::open(cfg.data_dir.join("control.sqlite"))?))
+}
+
+/// Opens the telemetry store the configuration names and migrates it.
+pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, ServerError> {
+    let store: Arc<dyn Store> = match cfg.clickhouse() {
+        Some(ch) => Arc::new(ClickHouseStore::new(ch)),
+        None => Arc::new(SqliteStore::open(cfg.data_dir.join("telemetry.sqlite"))?),
+    };
+    Ok(store)
+}
+
+/// A started server: its address, and a handle that stops it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub backend: &'static str,
+    server: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    collector: Collector,
+}
+
+impl Running {
+    /// Stops accepting requests, then drains the spool into the store.
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        let _ = self.task.await;
+        self.collector.shutdown().await;
+    }
+
+    /// Waits until the HTTP server ends (signal handling is actix's).
+    pub async fn wait(self) -> Result<(), ServerError> {
+        let Running { task, collector, .. } = self;
+        let res = task.await.map_err(|e| std::io::Error::other(e.to_string()))?;
+        collector.shutdown().await;
+        Ok(res?)
+    }
+}
+
+/// Starts every service in this process.
+pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
+    std::fs::create_dir_all(&cfg.data_dir)?;
+    let cp = control_plane(cfg)?;
+    let store = open_store(cfg).await?;
+    // The store may be down at start (ClickHouse restarting): ingest still
+    // works through the spool, and migration is retried by `vitals migrate`.
+    match store.migrate().await {
+        Ok(r) => tracing::info!(backend = store.backend(), version = r.version, applied = r.applied, "schema ready"),
+        Err(e) => tracing::error!(backend = store.backend(), error = %e, "schema migration failed; ingest continues into the spool"),
+    }
+    let backend = store.backend();
+    let collector = Collector::start(cfg.collector.clone(), &cfg.data_dir, cp, store, cfg.lang())?;
+    let inner = collector.inner.clone();
+    let workers = if cfg.workers == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    } else {
+        cfg.workers
+    };
+    let server = HttpServer::new(move || {
+        let inner = inner.clone();
+        App::new()
+            .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("vitals::http"))
+            .configure(move |c| vitals_collector::configure_routes(inner, c))
+    })
+    .workers(workers)
+    .shutdown_timeout(10)
+    .bind(&cfg.listen)
+    .map_err(|source| ServerError::Bind {
+        addr: cfg.listen.clone(),
+        source,
+    })?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .ok_or_else(|| std::io::Error::other("no listening address"))?;
+    let server = server.run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    Ok(Running {
+        addr,
+        backend,
+        server: handle,
+        task,
+        collector,
+    })
+}
