@@ -65,9 +65,15 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is invalid: {source}")]
-    Parse { path: PathBuf, source: toml::de::Error },
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -124,11 +130,15 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        Lang::parse(&self.lang)
-            .ok_or_else(|| ConfigError::Invalid(format!("lang '{}' must be zh-CN or en", self.lang)))?;
-        self.timezone
-            .parse::<chrono_tz::Tz>()
-            .map_err(|_| ConfigError::Invalid(format!("timezone '{}' is not an IANA time zone", self.timezone)))?;
+        Lang::parse(&self.lang).ok_or_else(|| {
+            ConfigError::Invalid(format!("lang '{}' must be zh-CN or en", self.lang))
+        })?;
+        self.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "timezone '{}' is not an IANA time zone",
+                self.timezone
+            ))
+        })?;
         Ok(())
     }
 
@@ -156,8 +166,11 @@ mod tests {
 
     #[test]
     fn example_config_parses_and_matches_defaults_where_uncommented() {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/vitals.example.toml"))
-            .expect("example config present");
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/vitals.example.toml"
+        ))
+        .expect("example config present");
         let cfg: Config = toml::from_str(&text).expect("example config parses");
         cfg.validate().expect("example config valid");
         assert_eq!(cfg.collector.limits, vitals_protocol::Limits::default());
@@ -174,7 +187,10 @@ mod tests {
         assert_eq!(cfg.listen, "0.0.0.0:9");
         assert_eq!(cfg.lang(), Lang::En);
         assert_eq!(cfg.timezone, "Asia/Shanghai");
-        let bad = Overrides { lang: Some("fr".into()), ..Default::default() };
+        let bad = Overrides {
+            lang: Some("fr".into()),
+            ..Default::default()
+        };
         let err = Config::load(None, &bad).unwrap_err().to_string();
         assert!(err.contains("zh-CN or en"), "{err}");
     }

@@ -14,15 +14,26 @@ pub const DEMO_APP: &str = "demo";
 
 /// Runs the demo until Ctrl-C. `default_dir`: no data directory was given,
 /// so use `./vitals-demo` rather than the production default.
-pub async fn run(mut cfg: Config, default_dir: bool, devices: u64, seed: u64, rate: f64) -> Result<()> {
+pub async fn run(
+    mut cfg: Config,
+    default_dir: bool,
+    devices: u64,
+    seed: u64,
+    rate: f64,
+) -> Result<()> {
     if default_dir {
         cfg.data_dir = PathBuf::from("./vitals-demo");
     }
     let lang = cfg.lang();
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     // Keys and tokens first, so the collector's key cache starts with them.
     let cp = server::control_plane(&cfg)?;
-    let key = match cp.keys()?.into_iter().find(|k| k.app_id == DEMO_APP && k.active) {
+    let key = match cp
+        .keys()?
+        .into_iter()
+        .find(|k| k.app_id == DEMO_APP && k.active)
+    {
         Some(k) => k,
         None => cp.create_key(DEMO_APP)?,
     };
@@ -31,14 +42,28 @@ pub async fn run(mut cfg: Config, default_dir: bool, devices: u64, seed: u64, ra
         Ok(t) if cp.token_role(t.trim())? == Some(Role::Admin) => t.trim().to_string(),
         _ => {
             let t = cp.create_token(Role::Admin, "demo")?;
-            std::fs::write(&token_path, format!("{t}\n")).with_context(|| format!("writing {}", token_path.display()))?;
+            std::fs::write(&token_path, format!("{t}\n"))
+                .with_context(|| format!("writing {}", token_path.display()))?;
             t
         }
     };
     let running = server::start(&cfg).await?;
     let url = format!("http://{}", running.addr);
-    println!("{}", Msg::CliDemoBanner.render(lang, &[("url", &url), ("app", &DEMO_APP), ("backend", &running.backend)]));
-    println!("{}", Msg::CliDemoToken.render(lang, &[("token", &token), ("path", &token_path.display())]));
+    println!(
+        "{}",
+        Msg::CliDemoBanner.render(
+            lang,
+            &[
+                ("url", &url),
+                ("app", &DEMO_APP),
+                ("backend", &running.backend)
+            ]
+        )
+    );
+    println!(
+        "{}",
+        Msg::CliDemoToken.render(lang, &[("token", &token), ("path", &token_path.display())])
+    );
     println!("{}", Msg::CliDemoSamples.text(lang));
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/api/v1/apps");
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/api/v1/apps/{DEMO_APP}/releases");
@@ -60,7 +85,9 @@ pub async fn run(mut cfg: Config, default_dir: bool, devices: u64, seed: u64, ra
         ..Default::default()
     };
     let sim = tokio::spawn(simulate::run_until(sim_cfg, stop_rx));
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
     println!("{}", Msg::CliShuttingDown.text(lang));
     let _ = stop_tx.send(true);
     match sim.await {

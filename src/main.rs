@@ -10,7 +10,11 @@ use vitals_i18n::{Lang, Msg};
 use vitals_store::control::Role;
 
 #[derive(Parser)]
-#[command(name = "vitals", version, about = "Quality and operations telemetry for mobile financial apps / 移动金融客户端质量与运维遥测平台")]
+#[command(
+    name = "vitals",
+    version,
+    about = "Quality and operations telemetry for mobile financial apps / 移动金融客户端质量与运维遥测平台"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -19,16 +23,16 @@ struct Cli {
 #[derive(Args, Clone)]
 struct Common {
     /// Config file (TOML); see deploy/vitals.example.toml.
-    #[arg(long, env = "VITALS_CONFIG")]
+    #[arg(long, env = "VITALS_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// Data directory (embedded store, control plane, spool).
-    #[arg(long, env = "VITALS_DATA_DIR")]
+    #[arg(long, env = "VITALS_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
     /// ClickHouse HTTP URL; without it the embedded store is used.
-    #[arg(long, env = "VITALS_CLICKHOUSE_URL")]
+    #[arg(long, env = "VITALS_CLICKHOUSE_URL", global = true)]
     clickhouse_url: Option<String>,
     /// Language of messages: zh-CN (default) or en.
-    #[arg(long, env = "VITALS_LANG")]
+    #[arg(long, env = "VITALS_LANG", global = true)]
     lang: Option<String>,
 }
 
@@ -52,9 +56,10 @@ enum Cmd {
         /// Virtual devices of the simulated fleet.
         #[arg(long, default_value_t = 2000)]
         devices: u64,
-        /// Seed of the simulated fleet.
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
+        /// Seed of the simulated fleet (default: time-based, so a restarted
+        /// demo adds new data instead of repeating batch ids).
+        #[arg(long)]
+        seed: Option<u64>,
         /// Batches per second the simulator sends.
         #[arg(long, default_value_t = 20.0)]
         rate: f64,
@@ -155,19 +160,31 @@ fn load(common: &Common, listen: Option<String>) -> Result<Config> {
 
 fn init_logging() {
     use tracing_subscriber::{EnvFilter, fmt};
-    let filter = EnvFilter::try_from_env("VITALS_LOG").unwrap_or_else(|_| EnvFilter::new("info,vitals::http=warn"));
-    let json = std::env::var("VITALS_LOG_FORMAT").map(|v| v == "json").unwrap_or(false);
+    let filter = EnvFilter::try_from_env("VITALS_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,vitals::http=warn"));
+    let json = std::env::var("VITALS_LOG_FORMAT")
+        .map(|v| v == "json")
+        .unwrap_or(false);
     if json {
-        fmt().with_env_filter(filter).json().with_writer(std::io::stderr).init();
+        fmt()
+            .with_env_filter(filter)
+            .json()
+            .with_writer(std::io::stderr)
+            .init();
     } else {
-        fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     }
 }
 
 fn main() -> Result<()> {
     init_logging();
     let cli = Cli::parse();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(run(cli))
 }
 
@@ -178,19 +195,55 @@ async fn run(cli: Cli) -> Result<()> {
             let running = server::start(&cfg).await?;
             println!(
                 "{}",
-                Msg::CliServeListening.render(cfg.lang(), &[("url", &format!("http://{}", running.addr)), ("backend", &running.backend)])
+                Msg::CliServeListening.render(
+                    cfg.lang(),
+                    &[
+                        ("url", &format!("http://{}", running.addr)),
+                        ("backend", &running.backend)
+                    ]
+                )
             );
             running.wait().await?;
             Ok(())
         }
-        Cmd::Demo { serve, devices, seed, rate } => vitals::demo::run(load(&serve.common, serve.listen.clone())?, serve.common.data_dir.is_none(), devices, seed, rate).await,
+        Cmd::Demo {
+            serve,
+            devices,
+            seed,
+            rate,
+        } => {
+            let seed = seed.unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(7)
+            });
+            vitals::demo::run(
+                load(&serve.common, serve.listen.clone())?,
+                serve.common.data_dir.is_none(),
+                devices,
+                seed,
+                rate,
+            )
+            .await
+        }
         Cmd::Migrate { common } => {
             let cfg = load(&common, None)?;
             let store = server::open_store(&cfg).await?;
-            let r = store.migrate().await.with_context(|| format!("migrating the {} store", store.backend()))?;
+            let r = store
+                .migrate()
+                .await
+                .with_context(|| format!("migrating the {} store", store.backend()))?;
             println!(
                 "{}",
-                Msg::CliMigrateDone.render(cfg.lang(), &[("backend", &store.backend()), ("version", &r.version), ("applied", &r.applied)])
+                Msg::CliMigrateDone.render(
+                    cfg.lang(),
+                    &[
+                        ("backend", &store.backend()),
+                        ("version", &r.version),
+                        ("applied", &r.applied)
+                    ]
+                )
             );
             Ok(())
         }
@@ -202,7 +255,17 @@ async fn run(cli: Cli) -> Result<()> {
             match cmd {
                 KeysCmd::Create { app } => {
                     let k = cp.create_key(&app)?;
-                    println!("{}", Msg::CliKeyCreated.render(lang, &[("app", &k.app_id), ("key_id", &k.key_id), ("secret", &k.secret)]));
+                    println!(
+                        "{}",
+                        Msg::CliKeyCreated.render(
+                            lang,
+                            &[
+                                ("app", &k.app_id),
+                                ("key_id", &k.key_id),
+                                ("secret", &k.secret)
+                            ]
+                        )
+                    );
                 }
                 KeysCmd::List => {
                     let keys = cp.keys()?;
@@ -217,18 +280,31 @@ async fn run(cli: Cli) -> Result<()> {
                     }
                 }
                 KeysCmd::Revoke { key_id } => match cp.revoke_key(&key_id) {
-                    Ok(()) => println!("{}", Msg::CliKeyRevoked.render(lang, &[("key_id", &key_id)])),
-                    Err(vitals_store::StoreError::NotFound(_)) => bail!(Msg::CliKeyNotFound.render(lang, &[("key_id", &key_id)])),
+                    Ok(()) => println!(
+                        "{}",
+                        Msg::CliKeyRevoked.render(lang, &[("key_id", &key_id)])
+                    ),
+                    Err(vitals_store::StoreError::NotFound(_)) => {
+                        bail!(Msg::CliKeyNotFound.render(lang, &[("key_id", &key_id)]))
+                    }
                     Err(e) => return Err(e.into()),
                 },
             }
             Ok(())
         }
-        Cmd::Tokens { common, cmd: TokensCmd::Create { role, label } } => {
+        Cmd::Tokens {
+            common,
+            cmd: TokensCmd::Create { role, label },
+        } => {
             let cfg = load(&common, None)?;
-            let r = Role::parse(&role).with_context(|| format!("role '{role}' must be viewer, operator or admin"))?;
+            let r = Role::parse(&role)
+                .with_context(|| format!("role '{role}' must be viewer, operator or admin"))?;
             let token = server::control_plane(&cfg)?.create_token(r, &label)?;
-            println!("{}", Msg::CliTokenCreated.render(cfg.lang(), &[("role", &r.as_str()), ("token", &token)]));
+            println!(
+                "{}",
+                Msg::CliTokenCreated
+                    .render(cfg.lang(), &[("role", &r.as_str()), ("token", &token)])
+            );
             Ok(())
         }
     }
@@ -254,7 +330,8 @@ async fn simulate_cmd(a: SimulateArgs) -> Result<()> {
     let report = simulate::run(cfg).await?;
     println!("{}", report.render(lang));
     if let Some(path) = a.report {
-        std::fs::write(&path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if report.batches_sent > 0 && report.batches_accepted == 0 {
         bail!("no batch was accepted");

@@ -15,14 +15,19 @@ pub enum ServerError {
     #[error("collector: {0}")]
     Collector(#[from] vitals_collector::CollectorError),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
 }
 
 /// Opens the control plane under the data directory.
 pub fn control_plane(cfg: &Config) -> Result<Arc<ControlPlane>, ServerError> {
-    Ok(Arc::new(ControlPlane::open(cfg.data_dir.join("control.sqlite"))?))
+    Ok(Arc::new(ControlPlane::open(
+        cfg.data_dir.join("control.sqlite"),
+    )?))
 }
 
 /// Opens the telemetry store the configuration names and migrates it.
@@ -53,8 +58,12 @@ impl Running {
 
     /// Waits until the HTTP server ends (signal handling is actix's).
     pub async fn wait(self) -> Result<(), ServerError> {
-        let Running { task, collector, .. } = self;
-        let res = task.await.map_err(|e| std::io::Error::other(e.to_string()))?;
+        let Running {
+            task, collector, ..
+        } = self;
+        let res = task
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         collector.shutdown().await;
         Ok(res?)
     }
@@ -68,14 +77,23 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
     // The store may be down at start (ClickHouse restarting): ingest still
     // works through the spool, and migration is retried by `vitals migrate`.
     match store.migrate().await {
-        Ok(r) => tracing::info!(backend = store.backend(), version = r.version, applied = r.applied, "schema ready"),
-        Err(e) => tracing::error!(backend = store.backend(), error = %e, "schema migration failed; ingest continues into the spool"),
+        Ok(r) => tracing::info!(
+            backend = store.backend(),
+            version = r.version,
+            applied = r.applied,
+            "schema ready"
+        ),
+        Err(e) => {
+            tracing::error!(backend = store.backend(), error = %e, "schema migration failed; ingest continues into the spool")
+        }
     }
     let backend = store.backend();
     let collector = Collector::start(cfg.collector.clone(), &cfg.data_dir, cp, store, cfg.lang())?;
     let inner = collector.inner.clone();
     let workers = if cfg.workers == 0 {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
     } else {
         cfg.workers
     };

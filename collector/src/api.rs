@@ -28,7 +28,9 @@ pub fn configure(inner: Arc<Inner>, cfg: &mut web::ServiceConfig) {
 /// The response language: `Accept-Language`, else the configured default.
 pub fn lang(req: &HttpRequest, default: Lang) -> Lang {
     Lang::negotiate(
-        req.headers().get("accept-language").and_then(|v| v.to_str().ok()),
+        req.headers()
+            .get("accept-language")
+            .and_then(|v| v.to_str().ok()),
         default,
     )
 }
@@ -47,7 +49,11 @@ fn header<'a>(req: &'a HttpRequest, name: &'static str) -> Result<&'a str, ApiEr
         .ok_or(ApiError::MissingHeader(name))
 }
 
-async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
     if let Some(len) = req
         .headers()
         .get("content-length")
@@ -60,7 +66,8 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     }
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadCompression(format!("body read failed: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::BadCompression(format!("body read failed: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::TooLarge(limit));
         }
@@ -69,7 +76,11 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload, limit: usize) -
     Ok(body)
 }
 
-async fn post_batch(req: HttpRequest, payload: web::Payload, st: Shared) -> Result<HttpResponse, Localized> {
+async fn post_batch(
+    req: HttpRequest,
+    payload: web::Payload,
+    st: Shared,
+) -> Result<HttpResponse, Localized> {
     let started = Instant::now();
     let lang = lang(&req, st.lang);
     let result = ingest(&req, payload, &st).await;
@@ -77,15 +88,24 @@ async fn post_batch(req: HttpRequest, payload: web::Payload, st: Shared) -> Resu
         Ok(r) => r.status(),
         Err(e) => e.status(),
     };
-    st.metrics.requests.with_label_values(&[status.as_str()]).inc();
-    st.metrics.request_seconds.observe(started.elapsed().as_secs_f64());
+    st.metrics
+        .requests
+        .with_label_values(&[status.as_str()])
+        .inc();
+    st.metrics
+        .request_seconds
+        .observe(started.elapsed().as_secs_f64());
     if let Err(e) = &result {
         tracing::info!(status = status.as_u16(), code = e.msg().key(), error = %e, "ingest refused");
     }
     result.map_err(|e| e.lang(lang))
 }
 
-async fn ingest(req: &HttpRequest, payload: web::Payload, st: &Arc<Inner>) -> Result<HttpResponse, ApiError> {
+async fn ingest(
+    req: &HttpRequest,
+    payload: web::Payload,
+    st: &Arc<Inner>,
+) -> Result<HttpResponse, ApiError> {
     let limits = &st.cfg.limits;
     // Authenticate before reading more than the header fields.
     let signed = auth::SignedHeaders {
@@ -106,7 +126,10 @@ async fn ingest(req: &HttpRequest, payload: web::Payload, st: &Arc<Inner>) -> Re
         &body,
         now / 1000,
     )?;
-    let encoding = req.headers().get("content-encoding").and_then(|v| v.to_str().ok());
+    let encoding = req
+        .headers()
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok());
     let json = decode::decompress(encoding, &body, limits.max_decompressed_bytes)?;
     let mut batch = vitals_protocol::decode(&json)?;
     vitals_protocol::validate(&batch, limits, now)?;
@@ -255,13 +278,20 @@ async fn list_apps(req: HttpRequest, st: Shared) -> Result<HttpResponse, Localiz
     let lang = lang(&req, st.lang);
     let run = || -> Result<HttpResponse, ApiError> {
         require(&req, &st, Role::Viewer)?;
-        let apps = st.cp.apps().map_err(|e| ApiError::Internal(e.to_string()))?;
+        let apps = st
+            .cp
+            .apps()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok(HttpResponse::Ok().json(json!({ "apps": apps })))
     };
     run().map_err(|e| e.lang(lang))
 }
 
-async fn releases(req: HttpRequest, path: web::Path<String>, st: Shared) -> Result<HttpResponse, Localized> {
+async fn releases(
+    req: HttpRequest,
+    path: web::Path<String>,
+    st: Shared,
+) -> Result<HttpResponse, Localized> {
     let lang = lang(&req, st.lang);
     let run = async {
         require(&req, &st, Role::Viewer)?;
@@ -274,7 +304,13 @@ async fn releases(req: HttpRequest, path: web::Path<String>, st: Shared) -> Resu
         let releases: Vec<_> = rows
             .iter()
             .map(|r| {
-                let rate = |n: u64, d: u64| if d == 0 { None } else { Some(n as f64 / d as f64) };
+                let rate = |n: u64, d: u64| {
+                    if d == 0 {
+                        None
+                    } else {
+                        Some(n as f64 / d as f64)
+                    }
+                };
                 json!({
                     "version": r.version, "build": r.build,
                     "sessions": r.sessions, "crashed_sessions": r.crashed_sessions,

@@ -29,8 +29,18 @@ impl KeyCache {
 
     /// Re-reads keys and apps from the control plane.
     pub fn refresh(&self) -> Result<(), vitals_store::StoreError> {
-        let keys: HashMap<_, _> = self.cp.keys()?.into_iter().map(|k| (k.key_id.clone(), k)).collect();
-        let apps: HashMap<_, _> = self.cp.apps()?.into_iter().map(|a| (a.app_id.clone(), a)).collect();
+        let keys: HashMap<_, _> = self
+            .cp
+            .keys()?
+            .into_iter()
+            .map(|k| (k.key_id.clone(), k))
+            .collect();
+        let apps: HashMap<_, _> = self
+            .cp
+            .apps()?
+            .into_iter()
+            .map(|a| (a.app_id.clone(), a))
+            .collect();
         if let Ok(mut k) = self.keys.write() {
             *k = keys;
         }
@@ -122,19 +132,36 @@ pub fn verify(
         .ok_or_else(|| ApiError::BadTimestamp(h.timestamp.chars().take(32).collect()))?;
     let skew = ts - now;
     if skew.abs() > i64::from(max_skew) {
-        return Err(ApiError::StaleTimestamp { skew, max: max_skew });
+        return Err(ApiError::StaleTimestamp {
+            skew,
+            max: max_skew,
+        });
     }
-    if !sign::NONCE_LEN.contains(&h.nonce.len()) || !h.nonce.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !sign::NONCE_LEN.contains(&h.nonce.len())
+        || !h
+            .nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(ApiError::MissingHeader(sign::HEADER_NONCE));
     }
-    if !sign::verify(key.secret.as_bytes(), method, path, ts, h.nonce, body, h.signature) {
+    if !sign::verify(
+        key.secret.as_bytes(),
+        method,
+        path,
+        ts,
+        h.nonce,
+        body,
+        h.signature,
+    ) {
         return Err(ApiError::BadSignature);
     }
     // Only a correctly signed request may use up a nonce.
     if !nonces.insert(&key.key_id, h.nonce, now) {
         return Err(ApiError::ReplayedNonce(h.nonce.to_string()));
     }
-    keys.app(&key.app_id).ok_or_else(|| ApiError::UnknownKey(h.key_id.to_string()))
+    keys.app(&key.app_id)
+        .ok_or_else(|| ApiError::UnknownKey(h.key_id.to_string()))
 }
 
 #[cfg(test)]

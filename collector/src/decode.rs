@@ -6,7 +6,9 @@ use std::io::Read;
 /// Decompresses `body` per `Content-Encoding`, refusing output beyond
 /// `limit` bytes.
 pub fn decompress(encoding: Option<&str>, body: &[u8], limit: usize) -> Result<Vec<u8>, ApiError> {
-    let enc = encoding.map(|e| e.trim().to_ascii_lowercase()).unwrap_or_default();
+    let enc = encoding
+        .map(|e| e.trim().to_ascii_lowercase())
+        .unwrap_or_default();
     let reader: Box<dyn Read + '_> = match enc.as_str() {
         "" | "identity" => {
             if body.len() > limit {
@@ -17,7 +19,8 @@ pub fn decompress(encoding: Option<&str>, body: &[u8], limit: usize) -> Result<V
         "gzip" | "x-gzip" => Box::new(flate2::read::GzDecoder::new(body)),
         "deflate" => Box::new(flate2::read::ZlibDecoder::new(body)),
         "zstd" => Box::new(
-            zstd::stream::read::Decoder::new(body).map_err(|e| ApiError::BadCompression(e.to_string()))?,
+            zstd::stream::read::Decoder::new(body)
+                .map_err(|e| ApiError::BadCompression(e.to_string()))?,
         ),
         other => return Err(ApiError::BadEncoding(other.chars().take(40).collect())),
     };
@@ -46,14 +49,26 @@ mod tests {
     #[test]
     fn roundtrips_and_caps_output() {
         let data = vec![b'a'; 10_000];
-        assert_eq!(decompress(Some("gzip"), &gzip(&data), 10_000).unwrap(), data);
+        assert_eq!(
+            decompress(Some("gzip"), &gzip(&data), 10_000).unwrap(),
+            data
+        );
         let z = zstd::stream::encode_all(&data[..], 1).unwrap();
         assert_eq!(decompress(Some("zstd"), &z, 10_000).unwrap(), data);
         // A bomb: 10 MB of zeros in a few KB.
         let bomb = gzip(&vec![0u8; 10 << 20]);
         assert!(bomb.len() < 20_000);
-        assert!(matches!(decompress(Some("gzip"), &bomb, 1 << 20), Err(ApiError::DecompressedTooLarge(_))));
-        assert!(matches!(decompress(Some("br"), b"x", 10), Err(ApiError::BadEncoding(_))));
-        assert!(matches!(decompress(Some("gzip"), b"not gzip", 10), Err(ApiError::BadCompression(_))));
+        assert!(matches!(
+            decompress(Some("gzip"), &bomb, 1 << 20),
+            Err(ApiError::DecompressedTooLarge(_))
+        ));
+        assert!(matches!(
+            decompress(Some("br"), b"x", 10),
+            Err(ApiError::BadEncoding(_))
+        ));
+        assert!(matches!(
+            decompress(Some("gzip"), b"not gzip", 10),
+            Err(ApiError::BadCompression(_))
+        ));
     }
 }

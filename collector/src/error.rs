@@ -32,7 +32,10 @@ pub enum ApiError {
     #[error("bad API token")]
     BadToken,
     #[error("role {role} may not do this, needs {needed}")]
-    Forbidden { role: &'static str, needed: &'static str },
+    Forbidden {
+        role: &'static str,
+        needed: &'static str,
+    },
     #[error("body over {0} bytes")]
     TooLarge(usize),
     #[error("decompressed body over {0} bytes")]
@@ -61,10 +64,15 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            MissingHeader(_) | UnknownKey(_) | RevokedKey(_) | BadSignature | BadTimestamp(_)
-            | StaleTimestamp { .. } | ReplayedNonce(_) | MissingToken | BadToken => {
-                StatusCode::UNAUTHORIZED
-            }
+            MissingHeader(_)
+            | UnknownKey(_)
+            | RevokedKey(_)
+            | BadSignature
+            | BadTimestamp(_)
+            | StaleTimestamp { .. }
+            | ReplayedNonce(_)
+            | MissingToken
+            | BadToken => StatusCode::UNAUTHORIZED,
             AppMismatch { .. } | Forbidden { .. } => StatusCode::FORBIDDEN,
             TooLarge(_) | DecompressedTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             BadEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

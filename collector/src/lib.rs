@@ -89,7 +89,9 @@ impl Inner {
     }
 
     fn remember(&self, app: &str, batch_id: &str) {
-        let Ok(mut g) = self.recent.lock() else { return };
+        let Ok(mut g) = self.recent.lock() else {
+            return;
+        };
         let key = (app.to_string(), batch_id.to_string());
         if g.0.insert(key.clone()) {
             g.1.push_back(key);
@@ -126,18 +128,30 @@ impl Collector {
         store: Arc<dyn Store>,
         lang: Lang,
     ) -> Result<Collector, CollectorError> {
-        let dir = cfg.spool.dir.clone().unwrap_or_else(|| data_dir.join("spool"));
+        let dir = cfg
+            .spool
+            .dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("spool"));
         let (spool, recovery, start) =
             spool::Spool::open(&dir, cfg.spool.max_bytes, cfg.spool.segment_bytes)?;
         tracing::info!(dir = %dir.display(), segments = recovery.segments, records = recovery.records,
             torn_bytes = recovery.torn_bytes, quarantined_bytes = recovery.quarantined_bytes, "spool opened");
         let metrics = metrics::Metrics::new();
-        metrics.spool_quarantined_bytes.inc_by(recovery.quarantined_bytes);
+        metrics
+            .spool_quarantined_bytes
+            .inc_by(recovery.quarantined_bytes);
         metrics.spool_bytes.set(spool.bytes() as i64);
         let inner = Arc::new(Inner {
             keys: auth::KeyCache::new(cp.clone())?,
-            nonces: auth::NonceCache::new(i64::from(cfg.auth.max_skew_secs) * 2, cfg.auth.max_nonces),
-            limiter: ratelimit::RateLimiter::new(cfg.rate_limit.events_per_sec, cfg.rate_limit.burst_events),
+            nonces: auth::NonceCache::new(
+                i64::from(cfg.auth.max_skew_secs) * 2,
+                cfg.auth.max_nonces,
+            ),
+            limiter: ratelimit::RateLimiter::new(
+                cfg.rate_limit.events_per_sec,
+                cfg.rate_limit.burst_events,
+            ),
             scrubber: privacy::Scrubber::new(&cfg.privacy.extra_patterns)?,
             erased: RwLock::new(Arc::new(cp.erasures()?)),
             recent: Mutex::new((HashSet::new(), VecDeque::new())),
@@ -151,7 +165,12 @@ impl Collector {
         });
         let (stop, stop_rx) = watch::channel(false);
         let reader = inner.spool.reader(start);
-        let writer = tokio::spawn(writer::run(inner.clone(), reader, recovery.first_new, stop_rx.clone()));
+        let writer = tokio::spawn(writer::run(
+            inner.clone(),
+            reader,
+            recovery.first_new,
+            stop_rx.clone(),
+        ));
         let refresher = {
             let inner = inner.clone();
             let mut stop_rx = stop_rx;

@@ -24,7 +24,8 @@ pub struct Metrics {
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
     // Names are static and unique, so registration cannot collide.
-    r.register(Box::new(c.clone())).expect("metric registered once");
+    r.register(Box::new(c.clone()))
+        .expect("metric registered once");
     c
 }
 
@@ -36,19 +37,88 @@ impl Metrics {
         };
         let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
         Metrics {
-            requests: reg(&r, counter_vec("vitals_ingest_requests_total", "Ingest requests by HTTP status", &["status"])),
-            events_accepted: reg(&r, counter_vec("vitals_events_accepted_total", "Events acknowledged (durable in the spool) by kind", &["kind"])),
-            events_stored: reg(&r, counter("vitals_events_stored_total", "Events written to the store")),
-            events_dropped: reg(&r, counter_vec("vitals_events_dropped_total", "Accepted events not stored, by reason", &["reason"])),
-            batches_accepted: reg(&r, counter("vitals_batches_accepted_total", "Batches acknowledged")),
-            batches_stored: reg(&r, counter("vitals_batches_stored_total", "Batches written to the store")),
-            store_errors: reg(&r, counter("vitals_store_errors_total", "Failed store inserts (retried)")),
-            spool_bytes: reg(&r, IntGauge::new("vitals_spool_bytes", "Bytes held in spool segments").expect("valid metric")),
-            spool_quarantined_bytes: reg(&r, counter("vitals_spool_quarantined_bytes_total", "Spool bytes quarantined after a checksum failure")),
-            request_seconds: reg(&r, Histogram::with_opts(HistogramOpts::new("vitals_ingest_request_seconds", "Ingest request latency")
-                .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])).expect("valid metric")),
-            insert_seconds: reg(&r, Histogram::with_opts(HistogramOpts::new("vitals_store_insert_seconds", "Store insert latency per block")
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])).expect("valid metric")),
+            requests: reg(
+                &r,
+                counter_vec(
+                    "vitals_ingest_requests_total",
+                    "Ingest requests by HTTP status",
+                    &["status"],
+                ),
+            ),
+            events_accepted: reg(
+                &r,
+                counter_vec(
+                    "vitals_events_accepted_total",
+                    "Events acknowledged (durable in the spool) by kind",
+                    &["kind"],
+                ),
+            ),
+            events_stored: reg(
+                &r,
+                counter("vitals_events_stored_total", "Events written to the store"),
+            ),
+            events_dropped: reg(
+                &r,
+                counter_vec(
+                    "vitals_events_dropped_total",
+                    "Accepted events not stored, by reason",
+                    &["reason"],
+                ),
+            ),
+            batches_accepted: reg(
+                &r,
+                counter("vitals_batches_accepted_total", "Batches acknowledged"),
+            ),
+            batches_stored: reg(
+                &r,
+                counter(
+                    "vitals_batches_stored_total",
+                    "Batches written to the store",
+                ),
+            ),
+            store_errors: reg(
+                &r,
+                counter(
+                    "vitals_store_errors_total",
+                    "Failed store inserts (retried)",
+                ),
+            ),
+            spool_bytes: reg(
+                &r,
+                IntGauge::new("vitals_spool_bytes", "Bytes held in spool segments")
+                    .expect("valid metric"),
+            ),
+            spool_quarantined_bytes: reg(
+                &r,
+                counter(
+                    "vitals_spool_quarantined_bytes_total",
+                    "Spool bytes quarantined after a checksum failure",
+                ),
+            ),
+            request_seconds: reg(
+                &r,
+                Histogram::with_opts(
+                    HistogramOpts::new("vitals_ingest_request_seconds", "Ingest request latency")
+                        .buckets(vec![
+                            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                            2.5,
+                        ]),
+                )
+                .expect("valid metric"),
+            ),
+            insert_seconds: reg(
+                &r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "vitals_store_insert_seconds",
+                        "Store insert latency per block",
+                    )
+                    .buckets(vec![
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ]),
+                )
+                .expect("valid metric"),
+            ),
             registry: r,
         }
     }

@@ -28,7 +28,9 @@ impl Scrubber {
         for re in &self.extra {
             if re.is_match(&out) {
                 out = re
-                    .replace_all(&out, |c: &regex::Captures<'_>| "*".repeat(c[0].chars().count()))
+                    .replace_all(&out, |c: &regex::Captures<'_>| {
+                        "*".repeat(c[0].chars().count())
+                    })
                     .into_owned();
             }
         }
@@ -81,16 +83,21 @@ fn mask_digit_runs(text: &str) -> String {
         let run = &text[start..end];
         // Part of a hex address or an identifier (0x1000123456789, abc123…)
         // when glued to ASCII letters or '.': not a standalone number.
-        let glued = (start > 0 && (bytes[start - 1].is_ascii_alphabetic() || bytes[start - 1] == b'.'))
+        let glued = (start > 0
+            && (bytes[start - 1].is_ascii_alphabetic() || bytes[start - 1] == b'.'))
             || (end < bytes.len() && (bytes[end].is_ascii_alphabetic() || bytes[end] == b'.'));
-        let masked = if glued { None } else { match run.len() {
-            18 if looks_like_id_card(run) => Some(mask(run, 3, 4)),
-            11 if run.starts_with('1') && (b'3'..=b'9').contains(&run.as_bytes()[1]) => {
-                Some(mask(run, 3, 4))
+        let masked = if glued {
+            None
+        } else {
+            match run.len() {
+                18 if looks_like_id_card(run) => Some(mask(run, 3, 4)),
+                11 if run.starts_with('1') && (b'3'..=b'9').contains(&run.as_bytes()[1]) => {
+                    Some(mask(run, 3, 4))
+                }
+                12..=19 => Some(mask(run, 4, 4)),
+                _ => None,
             }
-            12..=19 => Some(mask(run, 4, 4)),
-            _ => None,
-        } };
+        };
         if let Some(m) = masked {
             out.push_str(&text[last..start]);
             out.push_str(&m);
@@ -136,16 +143,25 @@ mod tests {
             "用户身份证110***********002X手机138****5678卡号6222***********3445"
         );
         // short numbers, versions and addresses stay
-        assert_eq!(s.scrub("code 404 at 0x7fff5fbff8c8 v17.1.2"), "code 404 at 0x7fff5fbff8c8 v17.1.2");
+        assert_eq!(
+            s.scrub("code 404 at 0x7fff5fbff8c8 v17.1.2"),
+            "code 404 at 0x7fff5fbff8c8 v17.1.2"
+        );
         // 11 digits that are not a mobile number stay
         assert_eq!(s.scrub("n=10000000000"), "n=10000000000");
-        assert_eq!(s.scrub("pc 0x1000123456789 lr 0x1000123456780"), "pc 0x1000123456789 lr 0x1000123456780");
+        assert_eq!(
+            s.scrub("pc 0x1000123456789 lr 0x1000123456780"),
+            "pc 0x1000123456789 lr 0x1000123456780"
+        );
     }
 
     #[test]
     fn extra_patterns_apply() {
         let s = Scrubber::new(&["acct-[A-Z]{3}\\d{4}".to_string()]).unwrap();
-        assert_eq!(s.scrub("for acct-ABC1234 failed"), "for ************ failed");
+        assert_eq!(
+            s.scrub("for acct-ABC1234 failed"),
+            "for ************ failed"
+        );
         assert!(Scrubber::new(&["(".to_string()]).is_err());
     }
 }

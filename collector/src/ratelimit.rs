@@ -54,6 +54,9 @@ mod tests {
         assert_eq!(rl.take("a", 100, t), Err(1));
         assert!(rl.take("b", 100, t).is_ok(), "per app");
         assert!(rl.take("a", 100, t + Duration::from_secs(1)).is_ok());
-        assert!(RateLimiter::new(0, 0).take("a", 1_000_000, t).is_ok(), "0 disables");
+        assert!(
+            RateLimiter::new(0, 0).take("a", 1_000_000, t).is_ok(),
+            "0 disables"
+        );
     }
 }

@@ -162,7 +162,11 @@ impl Spool {
     /// Opens the spool in `dir`, recovering what a previous process left,
     /// and starts the appender thread. Returns the spool, the recovery
     /// report and the position the writer must resume from.
-    pub fn open(dir: &Path, cap: u64, segment_bytes: u64) -> Result<(Spool, Recovery, Position), SpoolError> {
+    pub fn open(
+        dir: &Path,
+        cap: u64,
+        segment_bytes: u64,
+    ) -> Result<(Spool, Recovery, Position), SpoolError> {
         fs::create_dir_all(dir.join("quarantine"))?;
         let start = read_checkpoint(dir);
         let mut rec = Recovery::default();
@@ -183,14 +187,20 @@ impl Spool {
                     src.seek(SeekFrom::Start(good_end))?;
                     let mut rest = Vec::new();
                     src.read_to_end(&mut rest)?;
-                    let q = dir.join("quarantine").join(format!("{n:020}-{good_end}.bad"));
+                    let q = dir
+                        .join("quarantine")
+                        .join(format!("{n:020}-{good_end}.bad"));
                     fs::write(&q, &rest)?;
                     rec.quarantined_bytes += rest.len() as u64;
                     tracing::error!(segment = n, offset = good_end, bytes = rest.len(), file = %q.display(),
                         "spool record failed its checksum; rest of segment quarantined");
                 } else {
                     rec.torn_bytes += len - good_end;
-                    tracing::warn!(segment = n, bytes = len - good_end, "torn spool tail cut off (never acknowledged)");
+                    tracing::warn!(
+                        segment = n,
+                        bytes = len - good_end,
+                        "torn spool tail cut off (never acknowledged)"
+                    );
                 }
                 let f = OpenOptions::new().write(true).open(&path)?;
                 f.set_len(good_end)?;
@@ -200,15 +210,25 @@ impl Spool {
             rec.records += records;
         }
         sync_dir(dir)?;
-        let next = segments.last().map(|n| n + 1).unwrap_or(0).max(start.segment);
-        rec.first_new = Position { segment: next, offset: 0 };
+        let next = segments
+            .last()
+            .map(|n| n + 1)
+            .unwrap_or(0)
+            .max(start.segment);
+        rec.first_new = Position {
+            segment: next,
+            offset: 0,
+        };
         let bytes = list_segments(dir)?
             .iter()
             .map(|&n| fs::metadata(seg_path(dir, n)).map(|m| m.len()).unwrap_or(0))
             .sum();
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
-            durable: Mutex::new(Position { segment: next, offset: 0 }),
+            durable: Mutex::new(Position {
+                segment: next,
+                offset: 0,
+            }),
             bytes: AtomicU64::new(bytes),
             notify: Notify::new(),
         });
@@ -226,10 +246,15 @@ impl Spool {
     pub async fn append(&self, payload: Vec<u8>) -> Result<Position, SpoolError> {
         let used = self.shared.bytes.load(Ordering::Relaxed);
         if used + payload.len() as u64 + HEADER as u64 > self.cap {
-            return Err(SpoolError::Full { used, cap: self.cap });
+            return Err(SpoolError::Full {
+                used,
+                cap: self.cap,
+            });
         }
         let (tx, rx) = oneshot::channel();
-        self.tx.send((payload, tx)).map_err(|_| SpoolError::Closed)?;
+        self.tx
+            .send((payload, tx))
+            .map_err(|_| SpoolError::Closed)?;
         rx.await.map_err(|_| SpoolError::Closed)?
     }
 
@@ -252,7 +277,13 @@ impl Spool {
     }
 }
 
-fn appender(sh: Arc<Shared>, rx: mpsc::Receiver<Job>, mut file: File, mut seg: u64, segment_bytes: u64) {
+fn appender(
+    sh: Arc<Shared>,
+    rx: mpsc::Receiver<Job>,
+    mut file: File,
+    mut seg: u64,
+    segment_bytes: u64,
+) {
     let mut offset = 0u64;
     let mut buf = Vec::with_capacity(1 << 20);
     while let Ok(first) = rx.recv() {
@@ -278,10 +309,16 @@ fn appender(sh: Arc<Shared>, rx: mpsc::Receiver<Job>, mut file: File, mut seg: u
                 offset += buf.len() as u64;
                 sh.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
                 if let Ok(mut d) = sh.durable.lock() {
-                    *d = Position { segment: seg, offset };
+                    *d = Position {
+                        segment: seg,
+                        offset,
+                    };
                 }
                 for ((_, reply), end) in jobs.into_iter().zip(ends) {
-                    let _ = reply.send(Ok(Position { segment: seg, offset: end }));
+                    let _ = reply.send(Ok(Position {
+                        segment: seg,
+                        offset: end,
+                    }));
                 }
                 sh.notify.notify_waiters();
             }
@@ -289,9 +326,12 @@ fn appender(sh: Arc<Shared>, rx: mpsc::Receiver<Job>, mut file: File, mut seg: u
                 tracing::error!(error = %e, "spool write failed; batches refused");
                 // Nothing of this group is acknowledged. Cut the file back
                 // to the last durable offset so no half record remains.
-                let _ = file.set_len(offset).and_then(|_| file.seek(SeekFrom::Start(offset)).map(|_| ()));
+                let _ = file
+                    .set_len(offset)
+                    .and_then(|_| file.seek(SeekFrom::Start(offset)).map(|_| ()));
                 for (_, reply) in jobs {
-                    let _ = reply.send(Err(SpoolError::Io(io::Error::new(e.kind(), e.to_string()))));
+                    let _ =
+                        reply.send(Err(SpoolError::Io(io::Error::new(e.kind(), e.to_string()))));
                 }
             }
         }
@@ -303,11 +343,16 @@ fn appender(sh: Arc<Shared>, rx: mpsc::Receiver<Job>, mut file: File, mut seg: u
                     seg = next;
                     offset = 0;
                     if let Ok(mut d) = sh.durable.lock() {
-                        *d = Position { segment: seg, offset: 0 };
+                        *d = Position {
+                            segment: seg,
+                            offset: 0,
+                        };
                     }
                     sh.notify.notify_waiters();
                 }
-                Err(e) => tracing::error!(error = %e, "cannot rotate spool segment; keeping the current one"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot rotate spool segment; keeping the current one")
+                }
             }
         }
     }
@@ -352,7 +397,10 @@ impl SpoolReader {
                         self.file = Some(f);
                     }
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        self.pos = Position { segment: self.pos.segment + 1, offset: 0 };
+                        self.pos = Position {
+                            segment: self.pos.segment + 1,
+                            offset: 0,
+                        };
                         continue;
                     }
                     Err(e) => return Err(e),
@@ -365,16 +413,22 @@ impl SpoolReader {
             };
             if self.pos.offset >= seg_end {
                 // Older segment fully read: move on.
-                self.pos = Position { segment: self.pos.segment + 1, offset: 0 };
+                self.pos = Position {
+                    segment: self.pos.segment + 1,
+                    offset: 0,
+                };
                 self.file = None;
                 continue;
             }
-            let Some(f) = self.file.as_mut() else { continue };
+            let Some(f) = self.file.as_mut() else {
+                continue;
+            };
             let mut header = [0u8; HEADER];
             f.read_exact(&mut header)?;
             let n = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
             let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-            let ok_header = &header[..4] == MAGIC && n <= MAX_RECORD
+            let ok_header = &header[..4] == MAGIC
+                && n <= MAX_RECORD
                 && self.pos.offset + HEADER as u64 + u64::from(n) <= seg_end;
             let mut payload = vec![0u8; if ok_header { n as usize } else { 0 }];
             if ok_header {
@@ -382,13 +436,23 @@ impl SpoolReader {
             }
             if !ok_header || crc32fast::hash(&payload) != crc {
                 on_corrupt(seg_end - self.pos.offset);
-                tracing::error!(segment = self.pos.segment, offset = self.pos.offset, "corrupt spool record; skipping the rest of the segment");
-                self.pos = Position { segment: self.pos.segment + 1, offset: 0 };
+                tracing::error!(
+                    segment = self.pos.segment,
+                    offset = self.pos.offset,
+                    "corrupt spool record; skipping the rest of the segment"
+                );
+                self.pos = Position {
+                    segment: self.pos.segment + 1,
+                    offset: 0,
+                };
                 self.file = None;
                 continue;
             }
             self.pos.offset += HEADER as u64 + u64::from(n);
-            return Ok(Some(Record { payload, end: self.pos }));
+            return Ok(Some(Record {
+                payload,
+                end: self.pos,
+            }));
         }
     }
 
@@ -412,7 +476,10 @@ impl SpoolReader {
             let path = seg_path(&self.shared.dir, n);
             let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             fs::remove_file(&path)?;
-            self.shared.bytes.fetch_sub(len.min(self.shared.bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+            self.shared.bytes.fetch_sub(
+                len.min(self.shared.bytes.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
         }
         Ok(())
     }

@@ -12,7 +12,12 @@ use vitals_protocol::AcceptedBatch;
 
 /// Runs until `stop` turns true and the spool is drained (or the store is
 /// unreachable at shutdown, in which case the spool keeps the rest).
-pub async fn run(inner: Arc<Inner>, mut reader: SpoolReader, startup_end: Position, mut stop: watch::Receiver<bool>) {
+pub async fn run(
+    inner: Arc<Inner>,
+    mut reader: SpoolReader,
+    startup_end: Position,
+    mut stop: watch::Receiver<bool>,
+) {
     let cfg = inner.cfg.writer.clone();
     let mut in_doubt = false;
     loop {
@@ -38,7 +43,11 @@ pub async fn run(inner: Arc<Inner>, mut reader: SpoolReader, startup_end: Positi
                         }
                         Err(e) => {
                             tracing::error!(error = %e, "undecodable spool record dropped");
-                            inner.metrics.events_dropped.with_label_values(&["undecodable"]).inc();
+                            inner
+                                .metrics
+                                .events_dropped
+                                .with_label_values(&["undecodable"])
+                                .inc();
                         }
                     }
                     if events >= cfg.max_events {
@@ -71,8 +80,13 @@ pub async fn run(inner: Arc<Inner>, mut reader: SpoolReader, startup_end: Positi
             }
             continue;
         };
-        if !batches.is_empty() && !insert_with_retry(&inner, &batches, &mut in_doubt, &mut stop).await {
-            tracing::warn!(pending = batches.len(), "stopping with batches left in the spool; they are replayed on restart");
+        if !batches.is_empty()
+            && !insert_with_retry(&inner, &batches, &mut in_doubt, &mut stop).await
+        {
+            tracing::warn!(
+                pending = batches.len(),
+                "stopping with batches left in the spool; they are replayed on restart"
+            );
             return;
         }
         if let Err(e) = reader.commit(end) {
@@ -98,18 +112,34 @@ async fn insert_with_retry(
         let t = Instant::now();
         match inner.store.insert(batches, &erased, *in_doubt).await {
             Ok(o) => {
-                inner.metrics.insert_seconds.observe(t.elapsed().as_secs_f64());
+                inner
+                    .metrics
+                    .insert_seconds
+                    .observe(t.elapsed().as_secs_f64());
                 inner.metrics.events_stored.inc_by(o.rows as u64);
                 inner.metrics.batches_stored.inc_by(o.batches as u64);
                 if o.duplicate_rows > 0 {
-                    inner.metrics.events_dropped.with_label_values(&["duplicate"]).inc_by(o.duplicate_rows as u64);
+                    inner
+                        .metrics
+                        .events_dropped
+                        .with_label_values(&["duplicate"])
+                        .inc_by(o.duplicate_rows as u64);
                 }
                 if o.erased_rows > 0 {
-                    inner.metrics.events_dropped.with_label_values(&["erased"]).inc_by(o.erased_rows as u64);
+                    inner
+                        .metrics
+                        .events_dropped
+                        .with_label_values(&["erased"])
+                        .inc_by(o.erased_rows as u64);
                 }
                 inner.store_ok.store(true, Ordering::Relaxed);
                 *in_doubt = false;
-                tracing::debug!(batches = o.batches, rows = o.rows, dup = o.duplicate_batches, "block stored");
+                tracing::debug!(
+                    batches = o.batches,
+                    rows = o.rows,
+                    dup = o.duplicate_batches,
+                    "block stored"
+                );
                 return true;
             }
             Err(e) => {

@@ -24,14 +24,24 @@ async fn env(store: Option<Arc<dyn Store>>) -> Env {
     let key = cp.create_key("demo").unwrap();
     let store = match store {
         Some(s) => s,
-        None => Arc::new(SqliteStore::open(dir.path().join("telemetry.sqlite")).unwrap()) as Arc<dyn Store>,
+        None => Arc::new(SqliteStore::open(dir.path().join("telemetry.sqlite")).unwrap())
+            as Arc<dyn Store>,
     };
     store.migrate().await.unwrap();
-    Env { _dir: dir, cp, store, key_id: key.key_id, secret: key.secret }
+    Env {
+        _dir: dir,
+        cp,
+        store,
+        key_id: key.key_id,
+        secret: key.secret,
+    }
 }
 
 fn now_s() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn batch_json(batch_id: &str, user: &str, n_sessions: usize) -> Vec<u8> {
@@ -91,15 +101,30 @@ async fn error_of(resp: actix_web::dev::ServiceResponse) -> (u16, serde_json::Va
 }
 
 async fn stores_a_signed_batch(e: Env) {
-    let c = Collector::start(CollectorConfig::default(), e._dir.path(), e.cp.clone(), e.store.clone(), Lang::ZhCn).unwrap();
+    let c = Collector::start(
+        CollectorConfig::default(),
+        e._dir.path(),
+        e.cp.clone(),
+        e.store.clone(),
+        Lang::ZhCn,
+    )
+    .unwrap();
     let app = app!(c);
     let body = batch_json("b-1", "alice", 3);
-    let resp = test::call_service(&app, signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request()).await;
+    let resp = test::call_service(
+        &app,
+        signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request(),
+    )
+    .await;
     assert_eq!(resp.status().as_u16(), 202);
     let v: serde_json::Value = test::read_body_json(resp).await;
     assert_eq!(v["accepted"], 4);
     // The same batch again (a retry after a lost 202): acknowledged, stored once.
-    let resp = test::call_service(&app, signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request()).await;
+    let resp = test::call_service(
+        &app,
+        signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request(),
+    )
+    .await;
     assert_eq!(resp.status().as_u16(), 202);
     wait_stored(e.store.as_ref(), 1).await;
     let counts = e.store.kind_counts("demo").await.unwrap();
@@ -128,7 +153,10 @@ async fn stores_a_signed_batch(e: Env) {
     let m = test::call_service(&app, test::TestRequest::get().uri("/metrics").to_request()).await;
     let text = String::from_utf8(test::read_body(m).await.to_vec()).unwrap();
     assert!(text.contains("vitals_events_stored_total 4"), "{text}");
-    assert!(text.contains("vitals_ingest_requests_total{status=\"202\"} 2"), "{text}");
+    assert!(
+        text.contains("vitals_ingest_requests_total{status=\"202\"} 2"),
+        "{text}"
+    );
     drop(app);
     c.shutdown().await;
 }
@@ -141,11 +169,19 @@ async fn signed_batch_is_stored_in_sqlite() {
 #[actix_web::test]
 async fn signed_batch_is_stored_in_clickhouse() {
     let Ok(url) = std::env::var("VITALS_TEST_CLICKHOUSE_URL") else {
-        assert_ne!(std::env::var("CI").as_deref(), Ok("true"), "CI needs VITALS_TEST_CLICKHOUSE_URL");
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "CI needs VITALS_TEST_CLICKHOUSE_URL"
+        );
         return;
     };
     let db = format!("vitals_ingest_{}", std::process::id());
-    let ch = ClickHouseStore::new(ClickHouseConfig { url, database: db, ..Default::default() });
+    let ch = ClickHouseStore::new(ClickHouseConfig {
+        url,
+        database: db,
+        ..Default::default()
+    });
     let ch2 = ch.clone();
     stores_a_signed_batch(env(Some(Arc::new(ch))).await).await;
     ch2.drop_database().await.unwrap();
@@ -154,13 +190,27 @@ async fn signed_batch_is_stored_in_clickhouse() {
 #[actix_web::test]
 async fn auth_failures_are_401_with_reasons() {
     let e = env(None).await;
-    let c = Collector::start(CollectorConfig::default(), e._dir.path(), e.cp.clone(), e.store.clone(), Lang::ZhCn).unwrap();
+    let c = Collector::start(
+        CollectorConfig::default(),
+        e._dir.path(),
+        e.cp.clone(),
+        e.store.clone(),
+        Lang::ZhCn,
+    )
+    .unwrap();
     let app = app!(c);
     let body = batch_json("b-2", "bob", 1);
 
     // Tampered body.
     let n = nonce();
-    let sig = sign::sign(e.secret.as_bytes(), "POST", "/api/v1/batch", now_s(), &n, &body);
+    let sig = sign::sign(
+        e.secret.as_bytes(),
+        "POST",
+        "/api/v1/batch",
+        now_s(),
+        &n,
+        &body,
+    );
     let mut tampered = body.clone();
     tampered[10] ^= 1;
     let req = signed(&e.key_id, &e.secret, &body, now_s(), &n)
@@ -168,33 +218,86 @@ async fn auth_failures_are_401_with_reasons() {
         .set_payload(tampered)
         .to_request();
     let (s, err) = error_of(test::call_service(&app, req).await).await;
-    assert_eq!((s, err["code"].as_str().unwrap()), (401, "auth.bad_signature"));
+    assert_eq!(
+        (s, err["code"].as_str().unwrap()),
+        (401, "auth.bad_signature")
+    );
 
     // Stale timestamp (10 minutes old).
-    let (s, err) = error_of(test::call_service(&app, signed(&e.key_id, &e.secret, &body, now_s() - 600, &nonce()).to_request()).await).await;
-    assert_eq!((s, err["code"].as_str().unwrap()), (401, "auth.stale_timestamp"));
+    let (s, err) = error_of(
+        test::call_service(
+            &app,
+            signed(&e.key_id, &e.secret, &body, now_s() - 600, &nonce()).to_request(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, err["code"].as_str().unwrap()),
+        (401, "auth.stale_timestamp")
+    );
     assert!(err["message"].as_str().unwrap().contains("300"), "{err}");
 
     // Replayed nonce.
     let n = nonce();
-    let resp = test::call_service(&app, signed(&e.key_id, &e.secret, &body, now_s(), &n).to_request()).await;
+    let resp = test::call_service(
+        &app,
+        signed(&e.key_id, &e.secret, &body, now_s(), &n).to_request(),
+    )
+    .await;
     assert_eq!(resp.status().as_u16(), 202);
-    let (s, err) = error_of(test::call_service(&app, signed(&e.key_id, &e.secret, &body, now_s(), &n).to_request()).await).await;
-    assert_eq!((s, err["code"].as_str().unwrap()), (401, "auth.replayed_nonce"));
+    let (s, err) = error_of(
+        test::call_service(
+            &app,
+            signed(&e.key_id, &e.secret, &body, now_s(), &n).to_request(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, err["code"].as_str().unwrap()),
+        (401, "auth.replayed_nonce")
+    );
 
     // Unknown key; missing header; Chinese by default.
-    let (s, err) = error_of(test::call_service(&app, signed("vk_nope", &e.secret, &body, now_s(), &nonce()).to_request()).await).await;
-    assert_eq!((s, err["code"].as_str().unwrap()), (401, "auth.unknown_key"));
-    let req = test::TestRequest::post().uri("/api/v1/batch").set_payload(body.clone()).to_request();
+    let (s, err) = error_of(
+        test::call_service(
+            &app,
+            signed("vk_nope", &e.secret, &body, now_s(), &nonce()).to_request(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, err["code"].as_str().unwrap()),
+        (401, "auth.unknown_key")
+    );
+    let req = test::TestRequest::post()
+        .uri("/api/v1/batch")
+        .set_payload(body.clone())
+        .to_request();
     let (s, err) = error_of(test::call_service(&app, req).await).await;
     assert_eq!(s, 401);
-    assert!(err["message"].as_str().unwrap().contains("缺少请求头"), "{err}");
+    assert!(
+        err["message"].as_str().unwrap().contains("缺少请求头"),
+        "{err}"
+    );
 
     // Revoked key: refused once the cache is refreshed.
     e.cp.revoke_key(&e.key_id).unwrap();
     tokio::time::sleep(Duration::from_millis(5200)).await;
-    let (s, err) = error_of(test::call_service(&app, signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request()).await).await;
-    assert_eq!((s, err["code"].as_str().unwrap()), (401, "auth.revoked_key"));
+    let (s, err) = error_of(
+        test::call_service(
+            &app,
+            signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, err["code"].as_str().unwrap()),
+        (401, "auth.revoked_key")
+    );
     drop(app);
     c.shutdown().await;
 }
@@ -203,14 +306,28 @@ async fn auth_failures_are_401_with_reasons() {
 async fn bad_input_gets_400_413_and_403() {
     let e = env(None).await;
     let other = e.cp.create_key("other-app").unwrap();
-    let c = Collector::start(CollectorConfig::default(), e._dir.path(), e.cp.clone(), e.store.clone(), Lang::ZhCn).unwrap();
+    let c = Collector::start(
+        CollectorConfig::default(),
+        e._dir.path(),
+        e.cp.clone(),
+        e.store.clone(),
+        Lang::ZhCn,
+    )
+    .unwrap();
     let app = app!(c);
 
     // Malformed: a string where a number belongs.
     let mut v: serde_json::Value = serde_json::from_slice(&batch_json("b-3", "x", 1)).unwrap();
     v["device"]["screen"] = serde_json::json!({"width": "wide"});
     let body = serde_json::to_vec(&v).unwrap();
-    let (s, err) = error_of(test::call_service(&app, signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request()).await).await;
+    let (s, err) = error_of(
+        test::call_service(
+            &app,
+            signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request(),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(s, 400);
     assert_eq!(err["path"], "device.screen.width");
 
@@ -218,18 +335,52 @@ async fn bad_input_gets_400_413_and_403() {
     let mut v: serde_json::Value = serde_json::from_slice(&batch_json("b-4", "x", 1)).unwrap();
     v["events"][0]["ts"] = serde_json::json!((now_s() - 90 * 86_400) * 1000);
     let body = serde_json::to_vec(&v).unwrap();
-    let (s, err) = error_of(test::call_service(&app, signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request()).await).await;
-    assert_eq!((s, err["code"].as_str().unwrap(), err["path"].as_str().unwrap()), (400, "validate.too_old", "events[0].ts"));
+    let (s, err) = error_of(
+        test::call_service(
+            &app,
+            signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (
+            s,
+            err["code"].as_str().unwrap(),
+            err["path"].as_str().unwrap()
+        ),
+        (400, "validate.too_old", "events[0].ts")
+    );
 
     // Oversized body.
     let big = vec![b' '; (1 << 20) + 1];
-    let (s, err) = error_of(test::call_service(&app, signed(&e.key_id, &e.secret, &big, now_s(), &nonce()).to_request()).await).await;
-    assert_eq!((s, err["code"].as_str().unwrap()), (413, "request.too_large"));
+    let (s, err) = error_of(
+        test::call_service(
+            &app,
+            signed(&e.key_id, &e.secret, &big, now_s(), &nonce()).to_request(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, err["code"].as_str().unwrap()),
+        (413, "request.too_large")
+    );
 
     // A key of another app.
     let body = batch_json("b-5", "x", 1);
-    let (s, err) = error_of(test::call_service(&app, signed(&other.key_id, &other.secret, &body, now_s(), &nonce()).to_request()).await).await;
-    assert_eq!((s, err["code"].as_str().unwrap()), (403, "auth.app_mismatch"));
+    let (s, err) = error_of(
+        test::call_service(
+            &app,
+            signed(&other.key_id, &other.secret, &body, now_s(), &nonce()).to_request(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (s, err["code"].as_str().unwrap()),
+        (403, "auth.app_mismatch")
+    );
     drop(app);
     c.shutdown().await;
 }
@@ -242,9 +393,31 @@ async fn rate_limit_429_and_full_spool_503() {
     cfg.rate_limit.burst_events = 10;
     let c = Collector::start(cfg, e._dir.path(), e.cp.clone(), e.store.clone(), Lang::En).unwrap();
     let app = app!(c);
-    let resp = test::call_service(&app, signed(&e.key_id, &e.secret, &batch_json("r-1", "x", 5), now_s(), &nonce()).to_request()).await;
+    let resp = test::call_service(
+        &app,
+        signed(
+            &e.key_id,
+            &e.secret,
+            &batch_json("r-1", "x", 5),
+            now_s(),
+            &nonce(),
+        )
+        .to_request(),
+    )
+    .await;
     assert_eq!(resp.status().as_u16(), 202);
-    let resp = test::call_service(&app, signed(&e.key_id, &e.secret, &batch_json("r-2", "x", 5), now_s(), &nonce()).to_request()).await;
+    let resp = test::call_service(
+        &app,
+        signed(
+            &e.key_id,
+            &e.secret,
+            &batch_json("r-2", "x", 5),
+            now_s(),
+            &nonce(),
+        )
+        .to_request(),
+    )
+    .await;
     assert_eq!(resp.status().as_u16(), 429);
     assert!(resp.headers().get("retry-after").is_some());
     drop(app);
@@ -257,13 +430,27 @@ async fn rate_limit_429_and_full_spool_503() {
     let app = app!(c);
     let mut statuses = Vec::new();
     for i in 0..5 {
-        let resp = test::call_service(&app, signed(&e.key_id, &e.secret, &batch_json(&format!("f-{i}"), "x", 2), now_s(), &nonce()).to_request()).await;
+        let resp = test::call_service(
+            &app,
+            signed(
+                &e.key_id,
+                &e.secret,
+                &batch_json(&format!("f-{i}"), "x", 2),
+                now_s(),
+                &nonce(),
+            )
+            .to_request(),
+        )
+        .await;
         if resp.status().as_u16() == 503 {
             assert_eq!(resp.headers().get("retry-after").unwrap(), "30");
         }
         statuses.push(resp.status().as_u16());
     }
-    assert!(statuses.contains(&202) && statuses.contains(&503), "{statuses:?}");
+    assert!(
+        statuses.contains(&202) && statuses.contains(&503),
+        "{statuses:?}"
+    );
     drop(app);
     c.shutdown().await;
 }

@@ -49,10 +49,10 @@ impl Lang {
                 .find_map(|p| p.trim().strip_prefix("q="))
                 .and_then(|q| q.parse::<f32>().ok())
                 .unwrap_or(1.0);
-            if let Some(lang) = Lang::parse(tag) {
-                if best.is_none_or(|(bq, _)| q > bq) {
-                    best = Some((q, lang));
-                }
+            if let Some(lang) = Lang::parse(tag)
+                && best.is_none_or(|(bq, _)| q > bq)
+            {
+                best = Some((q, lang));
             }
         }
         best.map(|(_, l)| l).unwrap_or(default)
@@ -118,8 +118,14 @@ mod tests {
 
     #[test]
     fn negotiates_by_quality() {
-        assert_eq!(Lang::negotiate(Some("en-US,en;q=0.9,zh-CN;q=0.8"), Lang::ZhCn), Lang::En);
-        assert_eq!(Lang::negotiate(Some("fr, zh;q=0.5, en;q=0.4"), Lang::En), Lang::ZhCn);
+        assert_eq!(
+            Lang::negotiate(Some("en-US,en;q=0.9,zh-CN;q=0.8"), Lang::ZhCn),
+            Lang::En
+        );
+        assert_eq!(
+            Lang::negotiate(Some("fr, zh;q=0.5, en;q=0.4"), Lang::En),
+            Lang::ZhCn
+        );
         assert_eq!(Lang::negotiate(Some("fr"), Lang::En), Lang::En);
         assert_eq!(Lang::negotiate(None, Lang::ZhCn), Lang::ZhCn);
     }

@@ -53,7 +53,14 @@ pub fn canonical(method: &str, path: &str, timestamp: i64, nonce: &str, body: &[
 }
 
 /// Signs a request; returns the lowercase hex signature.
-pub fn sign(secret: &[u8], method: &str, path: &str, timestamp: i64, nonce: &str, body: &[u8]) -> String {
+pub fn sign(
+    secret: &[u8],
+    method: &str,
+    path: &str,
+    timestamp: i64,
+    nonce: &str,
+    body: &[u8],
+) -> String {
     let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts keys of any length");
     mac.update(canonical(method, path, timestamp, nonce, body).as_bytes());
     hex::encode(mac.finalize().into_bytes())
@@ -94,13 +101,60 @@ mod tests {
 
     #[test]
     fn sign_verify_roundtrip_and_tamper() {
-        let s = sign(b"k", "post", "/api/v1/batch", 1_700_000_000, "n0nce-n0nce-n0nce", b"{}");
+        let s = sign(
+            b"k",
+            "post",
+            "/api/v1/batch",
+            1_700_000_000,
+            "n0nce-n0nce-n0nce",
+            b"{}",
+        );
         assert_eq!(s.len(), 64);
-        assert!(verify(b"k", "POST", "/api/v1/batch", 1_700_000_000, "n0nce-n0nce-n0nce", b"{}", &s));
-        assert!(!verify(b"k", "POST", "/api/v1/batch", 1_700_000_000, "n0nce-n0nce-n0nce", b"{ }", &s));
-        assert!(!verify(b"k", "POST", "/api/v1/batch", 1_700_000_001, "n0nce-n0nce-n0nce", b"{}", &s));
-        assert!(!verify(b"other", "POST", "/api/v1/batch", 1_700_000_000, "n0nce-n0nce-n0nce", b"{}", &s));
-        assert!(!verify(b"k", "POST", "/api/v1/batch", 1_700_000_000, "n0nce-n0nce-n0nce", b"{}", "zz"));
+        assert!(verify(
+            b"k",
+            "POST",
+            "/api/v1/batch",
+            1_700_000_000,
+            "n0nce-n0nce-n0nce",
+            b"{}",
+            &s
+        ));
+        assert!(!verify(
+            b"k",
+            "POST",
+            "/api/v1/batch",
+            1_700_000_000,
+            "n0nce-n0nce-n0nce",
+            b"{ }",
+            &s
+        ));
+        assert!(!verify(
+            b"k",
+            "POST",
+            "/api/v1/batch",
+            1_700_000_001,
+            "n0nce-n0nce-n0nce",
+            b"{}",
+            &s
+        ));
+        assert!(!verify(
+            b"other",
+            "POST",
+            "/api/v1/batch",
+            1_700_000_000,
+            "n0nce-n0nce-n0nce",
+            b"{}",
+            &s
+        ));
+        assert!(!verify(
+            b"k",
+            "POST",
+            "/api/v1/batch",
+            1_700_000_000,
+            "n0nce-n0nce-n0nce",
+            b"{}",
+            "zz"
+        ));
     }
 
     #[test]
@@ -116,9 +170,19 @@ mod tests {
     fn known_answer() {
         // Fixed vector shared with the JS SDK's tests (sdk/js): if this
         // changes, every deployed client breaks.
-        let s = sign(b"secret", "POST", "/api/v1/batch", 1_732_850_000, "0123456789abcdef", b"{\"v\":1}");
+        let s = sign(
+            b"secret",
+            "POST",
+            "/api/v1/batch",
+            1_732_850_000,
+            "0123456789abcdef",
+            b"{\"v\":1}",
+        );
         // Computed independently with Python's hmac module.
-        assert_eq!(s, "12f0332f1465c16953659d126e0f21ebb8fbf97cc85e51b5782dac09b236dfd4");
+        assert_eq!(
+            s,
+            "12f0332f1465c16953659d126e0f21ebb8fbf97cc85e51b5782dac09b236dfd4"
+        );
     }
 
     #[test]

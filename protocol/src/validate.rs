@@ -59,15 +59,33 @@ pub enum ValidationKind {
     /// The JSON does not match the schema (serde's own reason).
     Malformed(String),
     UnsupportedVersion(u32),
-    TooManyEvents { count: usize, limit: usize },
+    TooManyEvents {
+        count: usize,
+        limit: usize,
+    },
     NoEvents,
-    StringTooLong { len: usize, limit: usize },
+    StringTooLong {
+        len: usize,
+        limit: usize,
+    },
     Empty,
     BadId,
-    TooOld { max_days: u32 },
-    InFuture { skew_secs: i64, max: u32 },
-    OutOfRange { value: f64, min: f64, max: f64 },
-    TooManyItems { count: usize, limit: usize },
+    TooOld {
+        max_days: u32,
+    },
+    InFuture {
+        skew_secs: i64,
+        max: u32,
+    },
+    OutOfRange {
+        value: f64,
+        min: f64,
+        max: f64,
+    },
+    TooManyItems {
+        count: usize,
+        limit: usize,
+    },
     StatusOnStart(&'static str),
 }
 
@@ -131,7 +149,10 @@ impl ValidationError {
         } else {
             Msg::RequestInvalid
         };
-        msg.render(lang, &[("path", &self.path), ("reason", &self.reason(lang))])
+        msg.render(
+            lang,
+            &[("path", &self.path), ("reason", &self.reason(lang))],
+        )
     }
 }
 
@@ -149,7 +170,10 @@ pub fn decode(body: &[u8]) -> Result<Batch, ValidationError> {
 pub fn validate(batch: &Batch, limits: &Limits, now_ms: i64) -> Result<(), ValidationError> {
     let v = Checker { limits, now_ms };
     if batch.v != PROTOCOL_VERSION {
-        return Err(ValidationError::at("v", ValidationKind::UnsupportedVersion(batch.v)));
+        return Err(ValidationError::at(
+            "v",
+            ValidationKind::UnsupportedVersion(batch.v),
+        ));
     }
     v.id("batch_id", &batch.batch_id)?;
     v.id("app_id", &batch.app_id)?;
@@ -166,7 +190,12 @@ pub fn validate(batch: &Batch, limits: &Limits, now_ms: i64) -> Result<(), Valid
     if let Some(d) = &batch.device.device_id {
         v.short("device.device_id", d, false)?;
     }
-    v.range("device.screen.density", batch.device.screen.density as f64, 0.0, 10.0)?;
+    v.range(
+        "device.screen.density",
+        batch.device.screen.density as f64,
+        0.0,
+        10.0,
+    )?;
     if batch.events.is_empty() {
         return Err(ValidationError::at("events", ValidationKind::NoEvents));
     }
@@ -191,14 +220,23 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn len(&self, path: &str, s: &str, limit: usize, allow_empty: bool) -> Result<(), ValidationError> {
+    fn len(
+        &self,
+        path: &str,
+        s: &str,
+        limit: usize,
+        allow_empty: bool,
+    ) -> Result<(), ValidationError> {
         if s.is_empty() && !allow_empty {
             return Err(ValidationError::at(path, ValidationKind::Empty));
         }
         if s.len() > limit {
             return Err(ValidationError::at(
                 path,
-                ValidationKind::StringTooLong { len: s.len(), limit },
+                ValidationKind::StringTooLong {
+                    len: s.len(),
+                    limit,
+                },
             ));
         }
         Ok(())
@@ -220,12 +258,19 @@ impl Checker<'_> {
     }
 
     fn opt_id(&self, path: &str, s: &str) -> Result<(), ValidationError> {
-        if s.is_empty() { Ok(()) } else { self.id(path, s) }
+        if s.is_empty() {
+            Ok(())
+        } else {
+            self.id(path, s)
+        }
     }
 
     fn range(&self, path: &str, value: f64, min: f64, max: f64) -> Result<(), ValidationError> {
         if !(min..=max).contains(&value) {
-            return Err(ValidationError::at(path, ValidationKind::OutOfRange { value, min, max }));
+            return Err(ValidationError::at(
+                path,
+                ValidationKind::OutOfRange { value, min, max },
+            ));
         }
         Ok(())
     }
@@ -292,7 +337,12 @@ impl Checker<'_> {
                     self.id(&format!("{p}.session_id"), s)?;
                 }
                 self.short(&format!("{p}.exception_type"), &c.exception_type, false)?;
-                self.len(&format!("{p}.message"), &c.message, self.limits.max_message_len, true)?;
+                self.len(
+                    &format!("{p}.message"),
+                    &c.message,
+                    self.limits.max_message_len,
+                    true,
+                )?;
                 if let Some(raw) = &c.raw {
                     self.len(&format!("{p}.raw"), raw, self.limits.max_raw_len, true)?;
                 }
@@ -309,7 +359,12 @@ impl Checker<'_> {
                             ("file", &fr.file),
                         ] {
                             if let Some(val) = val {
-                                self.len(&format!("{fp}.{name}"), val, self.limits.max_short_len * 4, true)?;
+                                self.len(
+                                    &format!("{fp}.{name}"),
+                                    val,
+                                    self.limits.max_short_len * 4,
+                                    true,
+                                )?;
                             }
                         }
                     }
@@ -317,7 +372,12 @@ impl Checker<'_> {
                 for (i, im) in c.images.iter().enumerate() {
                     let ip = format!("{p}.images[{i}]");
                     self.short(&format!("{ip}.debug_id"), &im.debug_id, true)?;
-                    self.len(&format!("{ip}.name"), &im.name, self.limits.max_short_len * 4, true)?;
+                    self.len(
+                        &format!("{ip}.name"),
+                        &im.name,
+                        self.limits.max_short_len * 4,
+                        true,
+                    )?;
                 }
                 Ok(())
             }

@@ -332,13 +332,19 @@ mod tests {
         let k1 = cp.create_key("demo").unwrap();
         let k2 = cp.create_key("demo").unwrap();
         assert_ne!(k1.secret, k2.secret);
-        assert!(matches!(cp.create_key("demo"), Err(StoreError::Conflict(_))));
+        assert!(matches!(
+            cp.create_key("demo"),
+            Err(StoreError::Conflict(_))
+        ));
         cp.revoke_key(&k1.key_id).unwrap();
         let k3 = cp.create_key("demo").unwrap();
         let keys = cp.keys().unwrap();
         assert_eq!(keys.iter().filter(|k| k.active).count(), 2);
         assert!(keys.iter().any(|k| k.key_id == k3.key_id && k.active));
-        assert!(matches!(cp.revoke_key(&k1.key_id), Err(StoreError::NotFound(_))));
+        assert!(matches!(
+            cp.revoke_key(&k1.key_id),
+            Err(StoreError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -353,7 +359,10 @@ mod tests {
     #[test]
     fn app_ids_are_checked_and_secrets_stable() {
         let (_d, cp) = cp();
-        assert!(matches!(cp.ensure_app("bad id", None), Err(StoreError::Invalid(_))));
+        assert!(matches!(
+            cp.ensure_app("bad id", None),
+            Err(StoreError::Invalid(_))
+        ));
         let a = cp.ensure_app("demo", Some("Demo")).unwrap();
         let b = cp.ensure_app("demo", None).unwrap();
         assert_eq!(a.pseudonym_secret, b.pseudonym_secret);

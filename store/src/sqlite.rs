@@ -89,19 +89,64 @@ impl SqliteStore {
 
 fn insert_sql() -> String {
     let marks = vec!["?"; COLUMNS.len()].join(",");
-    format!("INSERT INTO events ({}) VALUES ({marks})", COLUMNS.join(","))
+    format!(
+        "INSERT INTO events ({}) VALUES ({marks})",
+        COLUMNS.join(",")
+    )
 }
 
 fn insert_row(stmt: &mut rusqlite::Statement<'_>, r: &EventRow<'_>) -> rusqlite::Result<usize> {
     stmt.execute(params![
-        r.app_id, r.batch_id, r.seq, r.kind, r.ts, r.ts_ms, r.received_at, r.platform, r.version,
-        r.build, r.device_model, r.device_class, r.os_version, r.os_major, r.screen_w, r.screen_h,
-        f64::from(r.density), r.abi, r.rooted, r.emulator, r.net_family, r.carrier, r.install_id,
-        r.user_id, r.user_key.as_ref(), r.device_id, r.client_ip, r.session_id, r.session_phase,
-        r.session_status, r.duration_ms as i64, r.foreground_ms as i64, r.crash_id,
-        r.exception_type, r.message, r.fatal, r.handled, r.payload.as_ref(), r.cpu_pct,
-        r.memory_mb, r.package_bytes as i64, r.category, r.site, r.status_code, r.req_family,
-        r.patch_id, r.stage, r.error_code, r.name, r.value
+        r.app_id,
+        r.batch_id,
+        r.seq,
+        r.kind,
+        r.ts,
+        r.ts_ms,
+        r.received_at,
+        r.platform,
+        r.version,
+        r.build,
+        r.device_model,
+        r.device_class,
+        r.os_version,
+        r.os_major,
+        r.screen_w,
+        r.screen_h,
+        f64::from(r.density),
+        r.abi,
+        r.rooted,
+        r.emulator,
+        r.net_family,
+        r.carrier,
+        r.install_id,
+        r.user_id,
+        r.user_key.as_ref(),
+        r.device_id,
+        r.client_ip,
+        r.session_id,
+        r.session_phase,
+        r.session_status,
+        r.duration_ms as i64,
+        r.foreground_ms as i64,
+        r.crash_id,
+        r.exception_type,
+        r.message,
+        r.fatal,
+        r.handled,
+        r.payload.as_ref(),
+        r.cpu_pct,
+        r.memory_mb,
+        r.package_bytes as i64,
+        r.category,
+        r.site,
+        r.status_code,
+        r.req_family,
+        r.patch_id,
+        r.stage,
+        r.error_code,
+        r.name,
+        r.value
     ])
 }
 
@@ -115,7 +160,8 @@ fn insert_tx(
     out.duplicate_batches += dup;
     let tx = conn.transaction()?;
     {
-        let mut known = tx.prepare_cached("SELECT 1 FROM batches WHERE app_id = ? AND batch_id = ?")?;
+        let mut known =
+            tx.prepare_cached("SELECT 1 FROM batches WHERE app_id = ? AND batch_id = ?")?;
         let mut ledger = tx.prepare_cached(
             "INSERT INTO batches (app_id, batch_id, received_at, events) VALUES (?, ?, ?, ?)",
         )?;
@@ -187,7 +233,8 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<()> {
-        self.with(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
+        self.with(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?))
+            .await
     }
 
     async fn insert(
@@ -206,7 +253,10 @@ impl Store for SqliteStore {
     async fn erase_user(&self, app_id: &str, pseudonym: &str) -> Result<()> {
         let (a, p) = (app_id.to_string(), pseudonym.to_string());
         self.with(move |c| {
-            c.execute("DELETE FROM events WHERE app_id = ? AND user_id = ?", params![a, p])?;
+            c.execute(
+                "DELETE FROM events WHERE app_id = ? AND user_id = ?",
+                params![a, p],
+            )?;
             Ok(())
         })
         .await
@@ -281,9 +331,11 @@ impl Store for SqliteStore {
     async fn batch_count(&self, app_id: &str) -> Result<u64> {
         let a = app_id.to_string();
         self.with(move |c| {
-            Ok(c.query_row("SELECT COUNT(*) FROM batches WHERE app_id = ?", params![a], |r| {
-                r.get::<_, i64>(0)
-            })? as u64)
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM batches WHERE app_id = ?",
+                params![a],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
         })
         .await
     }

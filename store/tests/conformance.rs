@@ -34,7 +34,10 @@ fn clickhouse() -> Option<ClickHouseStore> {
 
 fn rand_suffix() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let n = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{}_{}", std::process::id(), n % 1_000_000_007)
 }
 
@@ -43,7 +46,11 @@ fn device() -> Device {
         model: "SM-S9180".into(),
         class: DeviceClass::Phone,
         os_version: "14".into(),
-        screen: Screen { width: 1080, height: 2340, density: 2.75 },
+        screen: Screen {
+            width: 1080,
+            height: 2340,
+            density: 2.75,
+        },
         abi: "arm64-v8a".into(),
         rooted: false,
         emulator: false,
@@ -72,7 +79,11 @@ fn session_pair(ts: i64, sid: &str, crashed: bool) -> Vec<Event> {
         ts: ts + 60_000,
         session_id: sid.into(),
         phase: SessionPhase::End,
-        status: Some(if crashed { SessionStatus::Crashed } else { SessionStatus::Ok }),
+        status: Some(if crashed {
+            SessionStatus::Crashed
+        } else {
+            SessionStatus::Ok
+        }),
         duration_ms: 60_000,
         foreground_ms: 50_000,
     }));
@@ -112,10 +123,16 @@ fn batch(id: &str, version: &str, user: usize, events: Vec<Event>) -> AcceptedBa
             v: 1,
             batch_id: id.into(),
             app_id: "conf".into(),
-            release: Release { version: version.into(), build: "1".into() },
+            release: Release {
+                version: version.into(),
+                build: "1".into(),
+            },
             platform: Platform::Android,
             device: device(),
-            network: Network { ip_family: IpFamily::Dual, carrier: "wifi".into() },
+            network: Network {
+                ip_family: IpFamily::Dual,
+                carrier: "wifi".into(),
+            },
             install_id: format!("inst-{user}"),
             user_id: Some(format!("user{user:03}")),
             consent: Consent::default(),
@@ -131,23 +148,43 @@ fn fleet() -> Fleet {
     for u in 0..40 {
         let mut ev = Vec::new();
         for s in 0..5 {
-            ev.extend(session_pair(t0 + (s * 3_600_000) as i64, &format!("s-{u}-{s}"), u < 3 && s == 0));
+            ev.extend(session_pair(
+                t0 + (s * 3_600_000) as i64,
+                &format!("s-{u}-{s}"),
+                u < 3 && s == 0,
+            ));
         }
         batches.push(batch(&format!("b1-{u}"), "1.0.0", u, ev));
     }
     // user 0 crashes 10 more times in 10 more sessions
     let mut ev = Vec::new();
     for s in 0..10 {
-        ev.extend(session_pair(t0 + 86_400_000 + s * 60_000, &format!("s-0-x{s}"), true));
+        ev.extend(session_pair(
+            t0 + 86_400_000 + s * 60_000,
+            &format!("s-0-x{s}"),
+            true,
+        ));
     }
     batches.push(batch("b1-extra", "1.0.0", 0, ev));
     for u in 100..120 {
         let mut ev = Vec::new();
         for s in 0..2 {
-            ev.extend(session_pair(t0 + 2 * 86_400_000 + s * 3_600_000, &format!("s-{u}-{s}"), false));
+            ev.extend(session_pair(
+                t0 + 2 * 86_400_000 + s * 3_600_000,
+                &format!("s-{u}-{s}"),
+                false,
+            ));
         }
-        ev.push(Event::ColdStart(ColdStartEvent { ts: t0 + 2 * 86_400_000, duration_ms: 900, spans: vec![] }));
-        ev.push(Event::Perf(PerfEvent { ts: t0 + 2 * 86_400_000, cpu_pct: Some(3.5), memory_mb: None }));
+        ev.push(Event::ColdStart(ColdStartEvent {
+            ts: t0 + 2 * 86_400_000,
+            duration_ms: 900,
+            spans: vec![],
+        }));
+        ev.push(Event::Perf(PerfEvent {
+            ts: t0 + 2 * 86_400_000,
+            cpu_pct: Some(3.5),
+            memory_mb: None,
+        }));
         ev.push(Event::Network(NetworkEvent {
             ts: t0 + 2 * 86_400_000,
             category: ServiceCategory::Trade,
@@ -200,12 +237,24 @@ async fn check_backend(store: &dyn Store) -> Vec<ReleaseSummary> {
     let o3 = store.insert(&f.batches, &none, true).await.expect("replay");
     assert_eq!(o3.batches, 0);
     assert_eq!(o3.duplicate_batches, f.batches.len());
-    assert_eq!(store.batch_count("conf").await.unwrap(), f.batches.len() as u64);
+    assert_eq!(
+        store.batch_count("conf").await.unwrap(),
+        f.batches.len() as u64
+    );
 
     let summaries = store.release_summaries("conf").await.expect("summaries");
     let got: Vec<_> = summaries
         .iter()
-        .map(|s| (s.version.clone(), s.sessions, s.crashed_sessions, s.users, s.crashed_users, s.fatal_crashes))
+        .map(|s| {
+            (
+                s.version.clone(),
+                s.sessions,
+                s.crashed_sessions,
+                s.users,
+                s.crashed_users,
+                s.fatal_crashes,
+            )
+        })
         .collect();
     assert_eq!(got, expected(), "{} release summaries", store.backend());
 
@@ -256,7 +305,9 @@ async fn clickhouse_in_doubt_retry_does_not_duplicate_a_partly_written_batch() {
     ch.insert(&f.batches[..3], &none, false).await.unwrap();
     // Simulate a crash between the events INSERT and the ledger INSERT:
     // the events of b1-1 are there, its ledger row is not.
-    ch.execute("ALTER TABLE batches DELETE WHERE batch_id = 'b1-1'").await.unwrap();
+    ch.execute("ALTER TABLE batches DELETE WHERE batch_id = 'b1-1'")
+        .await
+        .unwrap();
     // wait for the mutation through a query that observes it
     for _ in 0..100 {
         if ch.batch_count("conf").await.unwrap() == 2 {
@@ -266,11 +317,20 @@ async fn clickhouse_in_doubt_retry_does_not_duplicate_a_partly_written_batch() {
     }
     assert_eq!(ch.batch_count("conf").await.unwrap(), 2);
     let o = ch.insert(&f.batches[..4], &none, true).await.unwrap();
-    assert_eq!(o.batches, 2, "b1-1 re-registered in the ledger and b1-3 new");
+    assert_eq!(
+        o.batches, 2,
+        "b1-1 re-registered in the ledger and b1-3 new"
+    );
     // b1-0 and b1-2 are in the ledger, b1-1's rows are found in `events`.
     let first3: usize = f.batches[..3].iter().map(|b| b.batch.events.len()).sum();
     assert_eq!(o.duplicate_rows, first3);
-    let total: u64 = ch.kind_counts("conf").await.unwrap().iter().map(|c| c.events).sum();
+    let total: u64 = ch
+        .kind_counts("conf")
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.events)
+        .sum();
     let sent: usize = f.batches[..4].iter().map(|b| b.batch.events.len()).sum();
     assert_eq!(total, sent as u64);
     ch.drop_database().await.unwrap();

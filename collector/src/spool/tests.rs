@@ -23,7 +23,10 @@ async fn append_read_commit_and_rotate() {
     // 62-byte records with a 100-byte segment size: several segments.
     assert!(list_segments(dir.path()).unwrap().len() > 3);
     r.commit(r.position()).unwrap();
-    assert!(list_segments(dir.path()).unwrap().len() <= 2, "consumed segments deleted");
+    assert!(
+        list_segments(dir.path()).unwrap().len() <= 2,
+        "consumed segments deleted"
+    );
 }
 
 #[tokio::test]
@@ -72,7 +75,10 @@ async fn torn_tail_is_cut_and_corruption_quarantined() {
     let (spool, rec, start) = Spool::open(dir.path(), 1 << 30, 1 << 20).unwrap();
     assert_eq!(rec.records, 1, "records before the bad one survive");
     assert_eq!(rec.quarantined_bytes, 2 * (HEADER as u64 + 10));
-    assert_eq!(fs::read_dir(dir.path().join("quarantine")).unwrap().count(), 1);
+    assert_eq!(
+        fs::read_dir(dir.path().join("quarantine")).unwrap().count(),
+        1
+    );
     spool.append(vec![9; 10]).await.unwrap();
     let mut r = spool.reader(start);
     assert_eq!(read_all(&mut r), vec![vec![0u8; 10], vec![9u8; 10]]);
@@ -83,5 +89,8 @@ async fn full_spool_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let (spool, _, _) = Spool::open(dir.path(), 100, 1 << 20).unwrap();
     spool.append(vec![0; 50]).await.unwrap();
-    assert!(matches!(spool.append(vec![0; 50]).await, Err(SpoolError::Full { .. })));
+    assert!(matches!(
+        spool.append(vec![0; 50]).await,
+        Err(SpoolError::Full { .. })
+    ));
 }

@@ -8,13 +8,20 @@ fn batch(events: Vec<Event>) -> Batch {
         v: 1,
         batch_id: "b-1".into(),
         app_id: "demo".into(),
-        release: Release { version: "1.0.0".into(), build: "100".into() },
+        release: Release {
+            version: "1.0.0".into(),
+            build: "100".into(),
+        },
         platform: Platform::Ios,
         device: Device {
             model: "iPhone15,2".into(),
             class: DeviceClass::Phone,
             os_version: "17.1".into(),
-            screen: Screen { width: 1179, height: 2556, density: 3.0 },
+            screen: Screen {
+                width: 1179,
+                height: 2556,
+                density: 3.0,
+            },
             abi: "arm64".into(),
             rooted: false,
             emulator: false,
@@ -60,12 +67,16 @@ fn malformed_json_names_the_path() {
     // the event; the reason names the field's problem.
     assert_eq!(err.path, "events[1]");
     let msg = err.message(vitals_i18n::Lang::En);
-    assert!(msg.contains("events[1]") && msg.contains("yesterday"), "{msg}");
+    assert!(
+        msg.contains("events[1]") && msg.contains("yesterday"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn unknown_platform_is_malformed_at_platform() {
-    let body = br#"{"v":1,"batch_id":"b","app_id":"a","release":{"version":"1"},"platform":"symbian",
+    let body =
+        br#"{"v":1,"batch_id":"b","app_id":"a","release":{"version":"1"},"platform":"symbian",
         "device":{"model":"m","os_version":"1"},"install_id":"i","events":[]}"#;
     assert_eq!(decode(body).unwrap_err().path, "platform");
 }
@@ -75,7 +86,13 @@ fn too_many_events() {
     let b = batch((0..1001).map(|_| session(NOW)).collect());
     let err = validate(&b, &Limits::default(), NOW).unwrap_err();
     assert_eq!(err.path, "events");
-    assert_eq!(err.kind, ValidationKind::TooManyEvents { count: 1001, limit: 1000 });
+    assert_eq!(
+        err.kind,
+        ValidationKind::TooManyEvents {
+            count: 1001,
+            limit: 1000
+        }
+    );
 }
 
 #[test]
@@ -84,20 +101,38 @@ fn late_and_future_timestamps() {
     let ok_late = batch(vec![session(NOW - 29 * 86_400_000)]);
     validate(&ok_late, &limits, NOW).expect("29 days late is accepted");
     let too_old = batch(vec![session(NOW - 31 * 86_400_000)]);
-    assert_eq!(validate(&too_old, &limits, NOW).unwrap_err().path, "events[0].ts");
+    assert_eq!(
+        validate(&too_old, &limits, NOW).unwrap_err().path,
+        "events[0].ts"
+    );
     let future = batch(vec![session(NOW + 3_600_000)]);
     let err = validate(&future, &limits, NOW).unwrap_err();
-    assert!(matches!(err.kind, ValidationKind::InFuture { skew_secs: 3600, .. }));
+    assert!(matches!(
+        err.kind,
+        ValidationKind::InFuture {
+            skew_secs: 3600,
+            ..
+        }
+    ));
 }
 
 #[test]
 fn ids_are_restricted_and_capped() {
     let mut b = batch(vec![session(NOW)]);
     b.install_id = "has space".into();
-    assert_eq!(validate(&b, &Limits::default(), NOW).unwrap_err().path, "install_id");
+    assert_eq!(
+        validate(&b, &Limits::default(), NOW).unwrap_err().path,
+        "install_id"
+    );
     b.install_id = "x".repeat(129);
     let err = validate(&b, &Limits::default(), NOW).unwrap_err();
-    assert_eq!(err.kind, ValidationKind::StringTooLong { len: 129, limit: 128 });
+    assert_eq!(
+        err.kind,
+        ValidationKind::StringTooLong {
+            len: 129,
+            limit: 128
+        }
+    );
 }
 
 #[test]
@@ -110,12 +145,19 @@ fn start_with_status_is_rejected() {
         duration_ms: 0,
         foreground_ms: 0,
     })]);
-    assert_eq!(validate(&b, &Limits::default(), NOW).unwrap_err().path, "events[0].status");
+    assert_eq!(
+        validate(&b, &Limits::default(), NOW).unwrap_err().path,
+        "events[0].status"
+    );
 }
 
 #[test]
 fn out_of_range_cpu_and_messages_in_both_languages() {
-    let b = batch(vec![Event::Perf(PerfEvent { ts: NOW, cpu_pct: Some(-1.0), memory_mb: None })]);
+    let b = batch(vec![Event::Perf(PerfEvent {
+        ts: NOW,
+        cpu_pct: Some(-1.0),
+        memory_mb: None,
+    })]);
     let err = validate(&b, &Limits::default(), NOW).unwrap_err();
     assert_eq!(err.path, "events[0].cpu_pct");
     assert!(err.message(vitals_i18n::Lang::ZhCn).contains("超出范围"));
@@ -126,5 +168,8 @@ fn out_of_range_cpu_and_messages_in_both_languages() {
 fn wrong_version() {
     let mut b = batch(vec![session(NOW)]);
     b.v = 2;
-    assert_eq!(validate(&b, &Limits::default(), NOW).unwrap_err().kind, ValidationKind::UnsupportedVersion(2));
+    assert_eq!(
+        validate(&b, &Limits::default(), NOW).unwrap_err().kind,
+        ValidationKind::UnsupportedVersion(2)
+    );
 }

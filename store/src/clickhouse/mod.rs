@@ -66,7 +66,10 @@ impl ClickHouseStore {
     /// Drops the whole database (tests and `vitals` tooling only).
     pub async fn drop_database(&self) -> Result<()> {
         base_client(&self.cfg)
-            .query(&format!("DROP DATABASE IF EXISTS {}", ident(&self.cfg.database)?))
+            .query(&format!(
+                "DROP DATABASE IF EXISTS {}",
+                ident(&self.cfg.database)?
+            ))
             .execute()
             .await?;
         Ok(())
@@ -132,7 +135,10 @@ impl ClickHouseStore {
             tuple_list(keys)
         );
         let rows = self.client.query(&sql).fetch_all::<P>().await?;
-        Ok(rows.into_iter().map(|p| (p.app_id, p.batch_id, p.month)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|p| (p.app_id, p.batch_id, p.month))
+            .collect())
     }
 
     async fn wait_mutations(&self) -> Result<()> {
@@ -151,7 +157,9 @@ impl ClickHouseStore {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(StoreError::Schema("a deletion did not finish within 60 s".into()))
+        Err(StoreError::Schema(
+            "a deletion did not finish within 60 s".into(),
+        ))
     }
 }
 
@@ -231,7 +239,11 @@ impl Store for ClickHouseStore {
                 .bind(m.name)
                 .execute()
                 .await?;
-            tracing::info!(version = m.version, name = m.name, "clickhouse migration applied");
+            tracing::info!(
+                version = m.version,
+                name = m.name,
+                "clickhouse migration applied"
+            );
             applied += 1;
         }
         Ok(MigrationReport {
@@ -256,7 +268,12 @@ impl Store for ClickHouseStore {
         out.duplicate_batches += dup_in_chunk;
         let keys: Vec<(&str, &str)> = keep
             .iter()
-            .map(|&i| (batches[i].app_id.as_str(), batches[i].batch.batch_id.as_str()))
+            .map(|&i| {
+                (
+                    batches[i].app_id.as_str(),
+                    batches[i].batch.batch_id.as_str(),
+                )
+            })
             .collect();
         let stored = self.ledger_has(&keys).await?;
         let fresh: Vec<&AcceptedBatch> = keep

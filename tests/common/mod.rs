@@ -1,0 +1,267 @@
+//! Helpers for end-to-end tests: the real `vitals` binary, real ClickHouse
+//! servers, signed HTTP requests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use vitals_protocol::{Batch, sign};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vitals")
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shared test ClickHouse, or None locally (a failure under CI).
+pub fn shared_clickhouse() -> Option<String> {
+    match std::env::var("VITALS_TEST_CLICKHOUSE_URL") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "CI=true but VITALS_TEST_CLICKHOUSE_URL is not set"
+            );
+            eprintln!("VITALS_TEST_CLICKHOUSE_URL not set: skipping");
+            None
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A private ClickHouse server the test can stop and start.
+pub struct ClickHouse {
+    dir: PathBuf,
+    pub http: u16,
+    tcp: u16,
+    child: Option<Child>,
+}
+
+impl ClickHouse {
+    pub fn start(dir: &Path) -> ClickHouse {
+        let mut ch = ClickHouse {
+            dir: dir.to_path_buf(),
+            http: free_port(),
+            tcp: free_port(),
+            child: None,
+        };
+        ch.up();
+        ch
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http)
+    }
+
+    pub fn up(&mut self) {
+        let child = Command::new("bash")
+            .arg(repo().join("deploy/clickhouse/run-local.sh"))
+            .arg(&self.dir)
+            .arg(self.http.to_string())
+            .arg(self.tcp.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start clickhouse-server (is Debian's clickhouse-server installed?)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if query(&self.url(), "SELECT 1").is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("ClickHouse did not come up on port {}", self.http);
+    }
+
+    /// Stops the server (SIGTERM, then waits).
+    pub fn down(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let _ = c.wait();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while query(&self.url(), "SELECT 1").is_ok() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for ClickHouse {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Runs one SQL statement over ClickHouse's HTTP interface.
+pub fn query(url: &str, sql: &str) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--fail-with-body",
+            "--max-time",
+            "30",
+            "--data-binary",
+            sql,
+            url,
+        ])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    } else {
+        Err(String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr))
+    }
+}
+
+pub fn query_u64(url: &str, sql: &str) -> u64 {
+    query(url, sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Creates an ingest key through the CLI; returns (key id, secret).
+pub fn create_key(data_dir: &Path, app: &str) -> (String, String) {
+    let out = Command::new(bin())
+        .args(["keys", "create", "--app", app, "--lang", "en", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .expect("run vitals keys create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| panic!("no {name} in {text}"))
+    };
+    (field("key id:"), field("secret:"))
+}
+
+/// A running `vitals serve`.
+pub struct Vitals {
+    pub url: String,
+    child: Child,
+}
+
+impl Vitals {
+    pub fn serve(data_dir: &Path, clickhouse: Option<(&str, &str)>) -> Vitals {
+        let mut cmd = Command::new(bin());
+        cmd.args([
+            "serve",
+            "--lang",
+            "en",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(data_dir);
+        if let Some((url, db)) = clickhouse {
+            cmd.args(["--clickhouse-url", url])
+                .env("VITALS_CLICKHOUSE_DATABASE", db);
+        }
+        cmd.env("VITALS_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start vitals serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read banner");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in banner {line:?}"))
+            .to_string();
+        Vitals { url, child }
+    }
+
+    pub fn kill9(mut self) {
+        let _ = Command::new("kill")
+            .arg("-9")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Vitals {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Signs and posts one batch; returns the HTTP status (0 on a transport
+/// error).
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    key: &(String, String),
+    batch: &Batch,
+) -> u16 {
+    let body = serde_json::to_vec(batch).expect("serialise");
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let sig = sign::sign(key.1.as_bytes(), "POST", "/api/v1/batch", ts, &nonce, &body);
+    match client
+        .post(format!("{url}/api/v1/batch"))
+        .header(sign::HEADER_KEY, &key.0)
+        .header(sign::HEADER_TIMESTAMP, ts.to_string())
+        .header(sign::HEADER_NONCE, nonce)
+        .header(sign::HEADER_SIGNATURE, sig)
+        .header("content-type", "application/json")
+        .body(body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+    {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
+/// Deterministic batches for `app` from the fleet simulator.
+pub fn batches(app: &str, n: usize, events_per_batch: usize, seed: u64) -> Vec<Batch> {
+    let cfg = vitals::simulate::SimConfig {
+        app_id: app.into(),
+        seed,
+        devices: 200,
+        events_per_batch,
+        ..Default::default()
+    };
+    vitals::simulate::generate_batches(&cfg, n)
+}
