@@ -59,10 +59,9 @@ async fn read_body(
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
     {
-        if len > limit {
-            return Err(ApiError::TooLarge(limit));
-        }
+        return Err(ApiError::TooLarge(limit));
     }
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
@@ -109,6 +108,8 @@ async fn ingest(
     let limits = &st.cfg.limits;
     // Authenticate before reading more than the header fields.
     let signed = auth::SignedHeaders {
+        method: req.method().as_str(),
+        path: req.path(),
         key_id: header(req, sign::HEADER_KEY)?,
         timestamp: header(req, sign::HEADER_TIMESTAMP)?,
         nonce: header(req, sign::HEADER_NONCE)?,
@@ -121,8 +122,6 @@ async fn ingest(
         &st.nonces,
         st.cfg.auth.max_skew_secs,
         &signed,
-        req.method().as_str(),
-        req.path(),
         &body,
         now / 1000,
     )?;

@@ -59,11 +59,14 @@ impl KeyCache {
     }
 }
 
+/// Nonces seen, and their insertion order with times (for expiry).
+type NonceSet = (HashMap<String, i64>, VecDeque<(i64, String)>);
+
 /// Remembers nonces for twice the timestamp window; bounded in size.
 pub struct NonceCache {
     ttl_secs: i64,
     max: usize,
-    inner: Mutex<(HashMap<String, i64>, VecDeque<(i64, String)>)>,
+    inner: Mutex<NonceSet>,
 }
 
 impl NonceCache {
@@ -99,8 +102,10 @@ impl NonceCache {
     }
 }
 
-/// The signature headers of one request.
+/// The signed parts of one request.
 pub struct SignedHeaders<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
     pub key_id: &'a str,
     pub timestamp: &'a str,
     pub nonce: &'a str,
@@ -113,8 +118,6 @@ pub fn verify(
     nonces: &NonceCache,
     max_skew: u32,
     h: &SignedHeaders<'_>,
-    method: &str,
-    path: &str,
     body: &[u8],
     now: i64,
 ) -> Result<App, ApiError> {
@@ -147,8 +150,8 @@ pub fn verify(
     }
     if !sign::verify(
         key.secret.as_bytes(),
-        method,
-        path,
+        h.method,
+        h.path,
         ts,
         h.nonce,
         body,

@@ -7,6 +7,7 @@ use vitals_protocol::Limits;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct CollectorConfig {
     pub limits: Limits,
     pub auth: AuthConfig,
@@ -14,19 +15,6 @@ pub struct CollectorConfig {
     pub spool: SpoolConfig,
     pub writer: WriterConfig,
     pub privacy: PrivacyConfig,
-}
-
-impl Default for CollectorConfig {
-    fn default() -> Self {
-        CollectorConfig {
-            limits: Limits::default(),
-            auth: AuthConfig::default(),
-            rate_limit: RateLimitConfig::default(),
-            spool: SpoolConfig::default(),
-            writer: WriterConfig::default(),
-            privacy: PrivacyConfig::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,16 +107,9 @@ impl Default for WriterConfig {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[derive(Default)]
 pub struct PrivacyConfig {
     /// Extra regular expressions whose matches are masked in crash messages
     /// (in addition to ID-card, mobile and bank-card/account numbers).
     pub extra_patterns: Vec<String>,
-}
-
-impl Default for PrivacyConfig {
-    fn default() -> Self {
-        PrivacyConfig {
-            extra_patterns: Vec::new(),
-        }
-    }
 }

@@ -53,11 +53,14 @@ pub struct Inner {
     limiter: ratelimit::RateLimiter,
     scrubber: privacy::Scrubber,
     erased: RwLock<Arc<HashSet<(String, String)>>>,
-    recent: Mutex<(HashSet<(String, String)>, VecDeque<(String, String)>)>,
+    recent: Mutex<RecentBatches>,
     store_ok: AtomicBool,
 }
 
 const RECENT_BATCH_IDS: usize = 200_000;
+
+/// (app, batch id) pairs acknowledged lately, with their order for eviction.
+type RecentBatches = (HashSet<(String, String)>, VecDeque<(String, String)>);
 
 impl Inner {
     fn erased_snapshot(&self) -> Arc<HashSet<(String, String)>> {
@@ -95,10 +98,10 @@ impl Inner {
         let key = (app.to_string(), batch_id.to_string());
         if g.0.insert(key.clone()) {
             g.1.push_back(key);
-            if g.1.len() > RECENT_BATCH_IDS {
-                if let Some(old) = g.1.pop_front() {
-                    g.0.remove(&old);
-                }
+            if g.1.len() > RECENT_BATCH_IDS
+                && let Some(old) = g.1.pop_front()
+            {
+                g.0.remove(&old);
             }
         }
     }

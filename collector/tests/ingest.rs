@@ -1,7 +1,7 @@
 //! In-process tests of the ingest API: every refusal has the right status
 //! and a reason a person can act on; accepted batches reach the store.
 
-use actix_web::{App, test, web};
+use actix_web::{App, test};
 use std::sync::Arc;
 use std::time::Duration;
 use vitals_collector::{Collector, CollectorConfig};

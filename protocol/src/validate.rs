@@ -320,13 +320,13 @@ impl Checker<'_> {
         match ev {
             Event::Session(s) => {
                 self.id(&format!("{p}.session_id"), &s.session_id)?;
-                if s.phase == SessionPhase::Start {
-                    if let Some(st) = s.status {
-                        return Err(ValidationError::at(
-                            format!("{p}.status"),
-                            ValidationKind::StatusOnStart(st.as_str()),
-                        ));
-                    }
+                if s.phase == SessionPhase::Start
+                    && let Some(st) = s.status
+                {
+                    return Err(ValidationError::at(
+                        format!("{p}.status"),
+                        ValidationKind::StatusOnStart(st.as_str()),
+                    ));
                 }
                 self.duration(&format!("{p}.duration_ms"), s.duration_ms)?;
                 self.duration(&format!("{p}.foreground_ms"), s.foreground_ms)
