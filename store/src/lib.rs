@@ -13,6 +13,7 @@
 mod clickhouse;
 pub mod control;
 mod error;
+pub mod query;
 pub mod row;
 mod sqlite;
 
@@ -121,6 +122,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Number of distinct batches stored for an app.
     async fn batch_count(&self, app_id: &str) -> Result<u64>;
+
+    /// Runs an aggregation ([`query::Query`]) inside the backend.
+    async fn aggregate(&self, q: &query::Query) -> Result<Vec<query::AggRow>>;
 }
 
 /// Dedups a slice of batches by `(app_id, batch_id)`, keeping the first of

@@ -66,6 +66,15 @@ pub struct EventRow<'a> {
     pub error_code: &'a str,
     pub name: &'a str,
     pub value: f64,
+    /// Crash group key (preliminary, from the raw stack; the symbolicator
+    /// refines it).
+    pub fingerprint: Cow<'a, str>,
+    /// Screen size class by logical short side: xs/s/m/l/tablet/unknown.
+    pub screen_class: &'static str,
+    /// Log-histogram bucket of the kind's primary value (see [`bucket`]).
+    pub bucket_a: i16,
+    /// Log-histogram bucket of the secondary value (perf: memory).
+    pub bucket_b: i16,
 }
 
 /// Column names in table order (shared by both backends' DDL and inserts).
@@ -120,7 +129,118 @@ pub const COLUMNS: &[&str] = &[
     "error_code",
     "name",
     "value",
+    "fingerprint",
+    "screen_class",
+    "bucket_a",
+    "bucket_b",
 ];
+
+/// Growth factor of histogram buckets: 1 % wide, so a percentile read from
+/// the histogram is within ±0.5 % of the exact value.
+pub const BUCKET_GAMMA: f64 = 1.01;
+/// Bucket of zero, negative or missing values.
+pub const BUCKET_NONE: i16 = i16::MIN;
+
+/// Log-scale histogram bucket of `x` (DDSketch-style: bucket `i` holds
+/// `(γ^(i-1), γ^i]`). Computed in Rust at ingest so that every backend
+/// groups identically.
+pub fn bucket(x: f64) -> i16 {
+    if x.is_nan() || x <= 0.0 {
+        return BUCKET_NONE;
+    }
+    let i = (x.ln() / BUCKET_GAMMA.ln()).ceil();
+    i.clamp(-32_767.0, 32_767.0) as i16
+}
+
+/// The representative value of a bucket (relative error ≤ (γ-1)/(γ+1)).
+pub fn bucket_value(i: i16) -> f64 {
+    if i == BUCKET_NONE {
+        return 0.0;
+    }
+    2.0 * BUCKET_GAMMA.powi(i32::from(i)) / (BUCKET_GAMMA + 1.0)
+}
+
+/// Screen class by the logical (density-independent) short side.
+pub fn screen_class(w: u32, h: u32, density: f32) -> &'static str {
+    if w == 0 || h == 0 || density <= 0.0 {
+        return "unknown";
+    }
+    let short = f64::from(w.min(h)) / f64::from(density);
+    match short {
+        s if s < 360.0 => "xs",
+        s if s < 390.0 => "s",
+        s if s < 430.0 => "m",
+        s if s < 600.0 => "l",
+        _ => "tablet",
+    }
+}
+
+/// Normalises a function name for grouping: no addresses, offsets, line
+/// numbers or generated suffixes (`$1`, `lambda$3`, `_block_invoke_2`).
+pub fn normalize_function(f: &str) -> String {
+    let mut out = String::with_capacity(f.len());
+    let mut chars = f.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '0' && chars.peek() == Some(&'x') {
+            chars.next();
+            while chars.peek().is_some_and(|c| c.is_ascii_hexdigit()) {
+                chars.next();
+            }
+            continue;
+        }
+        if c.is_ascii_digit() {
+            while chars.peek().is_some_and(|c| c.is_ascii_digit()) {
+                chars.next();
+            }
+            continue;
+        }
+        if c == '+' {
+            // `+ 12` offsets
+            break;
+        }
+        out.push(c);
+    }
+    out.trim().trim_end_matches(['$', '_', '.']).to_string()
+}
+
+/// Preliminary crash fingerprint from the exception type and the top in-app
+/// frames of the crashed thread (the symbolicator refines it).
+pub fn preliminary_fingerprint(c: &vitals_protocol::CrashEvent) -> String {
+    use sha2::{Digest, Sha256};
+    let thread = c
+        .threads
+        .iter()
+        .find(|t| t.crashed)
+        .or_else(|| c.threads.iter().find(|t| !t.frames.is_empty()));
+    let mut parts: Vec<String> = vec![c.exception_type.clone()];
+    if let Some(t) = thread {
+        let names: Vec<String> = t
+            .frames
+            .iter()
+            .filter(|f| f.in_app != Some(false))
+            .filter_map(|f| {
+                let func = f
+                    .function
+                    .as_deref()
+                    .map(normalize_function)
+                    .filter(|s| !s.is_empty());
+                match (&f.module, func) {
+                    (Some(m), Some(func)) => Some(format!("{m}.{func}")),
+                    (None, Some(func)) => Some(func),
+                    _ => None,
+                }
+            })
+            .take(5)
+            .collect();
+        parts.extend(names);
+    }
+    if parts.len() == 1 {
+        // No symbol at all: the message without numbers is the best key.
+        parts.push(normalize_function(&c.message.replace(' ', "_")));
+    }
+    let digest = Sha256::digest(parts.join("\n").as_bytes());
+    hex::encode(&digest[..8])
+}
 
 /// Leading integer of an OS version string: `17.1.2` → 17, `NEXT 5.0` → 5.
 pub fn os_major(v: &str) -> u16 {
@@ -207,6 +327,14 @@ pub fn rows_from_batch<'a>(
         error_code: "",
         name: "",
         value: 0.0,
+        fingerprint: Cow::Borrowed(""),
+        screen_class: screen_class(
+            b.device.screen.width,
+            b.device.screen.height,
+            b.device.screen.density,
+        ),
+        bucket_a: BUCKET_NONE,
+        bucket_b: BUCKET_NONE,
     };
     let rows = b
         .events
@@ -234,6 +362,7 @@ fn fill<'a>(r: &mut EventRow<'a>, ev: &'a Event) {
             r.session_status = s.status.map(|s| s.as_str()).unwrap_or("");
             r.duration_ms = s.duration_ms;
             r.foreground_ms = s.foreground_ms;
+            r.bucket_a = bucket(s.duration_ms as f64);
         }
         Event::Crash(c) => {
             r.crash_id = &c.crash_id;
@@ -246,9 +375,11 @@ fn fill<'a>(r: &mut EventRow<'a>, ev: &'a Event) {
                 serde_json::json!({"threads": c.threads, "images": c.images, "raw": c.raw})
                     .to_string(),
             );
+            r.fingerprint = Cow::Owned(preliminary_fingerprint(c));
         }
         Event::ColdStart(c) => {
             r.duration_ms = c.duration_ms;
+            r.bucket_a = bucket(c.duration_ms as f64);
             if !c.spans.is_empty() {
                 r.payload = Cow::Owned(serde_json::json!({"spans": c.spans}).to_string());
             }
@@ -256,10 +387,14 @@ fn fill<'a>(r: &mut EventRow<'a>, ev: &'a Event) {
         Event::Perf(p) => {
             r.cpu_pct = p.cpu_pct;
             r.memory_mb = p.memory_mb;
+            r.bucket_a = p.cpu_pct.map(bucket).unwrap_or(BUCKET_NONE);
+            r.bucket_b = p.memory_mb.map(bucket).unwrap_or(BUCKET_NONE);
         }
         Event::Install(i) => {
             r.duration_ms = i.duration_ms;
             r.package_bytes = i.package_bytes;
+            r.bucket_a = bucket(i.duration_ms as f64);
+            r.bucket_b = bucket(i.package_bytes as f64);
             if !i.abi_split.is_empty() {
                 r.payload = Cow::Owned(serde_json::json!({"abi_split": i.abi_split}).to_string());
             }
@@ -269,6 +404,7 @@ fn fill<'a>(r: &mut EventRow<'a>, ev: &'a Event) {
             r.site = &n.site;
             r.duration_ms = n.latency_ms;
             r.status_code = n.status;
+            r.bucket_a = bucket(n.latency_ms as f64);
             r.req_family = n.ip_family.as_str();
         }
         Event::HotUpdate(h) => {
@@ -276,11 +412,13 @@ fn fill<'a>(r: &mut EventRow<'a>, ev: &'a Event) {
             r.stage = h.stage.as_str();
             r.package_bytes = h.package_bytes;
             r.error_code = &h.error_code;
+            r.bucket_a = bucket(h.package_bytes as f64);
         }
         Event::Custom(c) => {
             r.name = &c.name;
             r.stage = c.kind.as_str();
             r.value = c.value;
+            r.bucket_a = bucket(c.value);
         }
     }
 }
@@ -294,6 +432,32 @@ mod tests {
         assert_eq!(os_major("17.1.2"), 17);
         assert_eq!(os_major("NEXT 5.0"), 5);
         assert_eq!(os_major("Android"), 0);
+    }
+
+    #[test]
+    fn buckets_are_within_half_a_percent() {
+        for x in [1.0, 2.5, 99.0, 1999.0, 2000.0, 2001.0, 86_400_000.0, 0.013] {
+            let v = bucket_value(bucket(x));
+            assert!((v - x).abs() / x <= 0.005 + 1e-12, "{x} -> {v}");
+        }
+        assert_eq!(bucket(0.0), BUCKET_NONE);
+        assert!(bucket(1999.0) <= bucket(2000.0) && bucket(2000.0) < bucket(2021.0));
+    }
+
+    #[test]
+    fn fingerprints_ignore_addresses_lines_and_lambda_suffixes() {
+        assert_eq!(
+            normalize_function("-[CRLCrashNULL crash]_block_invoke_2"),
+            "-[CRLCrashNULL crash]_block_invoke"
+        );
+        assert_eq!(
+            normalize_function("com.a.B.lambda$onClick$3"),
+            "com.a.B.lambda$onClick"
+        );
+        assert_eq!(normalize_function("crash + 12"), "crash");
+        assert_eq!(screen_class(1179, 2556, 3.0), "m");
+        assert_eq!(screen_class(2048, 2732, 2.0), "tablet");
+        assert_eq!(screen_class(0, 0, 0.0), "unknown");
     }
 
     #[test]

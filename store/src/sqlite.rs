@@ -41,7 +41,9 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[(
         cpu_pct REAL, memory_mb REAL, package_bytes INTEGER NOT NULL,
         category TEXT NOT NULL, site TEXT NOT NULL, status_code INTEGER NOT NULL,
         req_family TEXT NOT NULL, patch_id TEXT NOT NULL, stage TEXT NOT NULL,
-        error_code TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL
+        error_code TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
+        fingerprint TEXT NOT NULL, screen_class TEXT NOT NULL,
+        bucket_a INTEGER NOT NULL, bucket_b INTEGER NOT NULL
     );
     CREATE INDEX IF NOT EXISTS events_release ON events (app_id, kind, version, build, ts);
     CREATE INDEX IF NOT EXISTS events_user ON events (app_id, user_id);
@@ -62,6 +64,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        register_functions(&conn)?;
         Ok(SqliteStore {
             path,
             conn: Arc::new(Mutex::new(conn)),
@@ -85,6 +88,35 @@ impl SqliteStore {
         })
         .await?
     }
+}
+
+/// Local-time helpers the query renderer uses (`vitals_day`, `vitals_hour`):
+/// days and hours follow the configured time zone, never the server's.
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    use chrono::{TimeZone, Timelike};
+    use rusqlite::functions::FunctionFlags;
+    fn local(
+        ctx: &rusqlite::functions::Context<'_>,
+    ) -> rusqlite::Result<chrono::DateTime<chrono_tz::Tz>> {
+        let ts: i64 = ctx.get(0)?;
+        let tz: String = ctx.get(1)?;
+        let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
+            rusqlite::Error::UserFunctionError(format!("unknown time zone {tz}").into())
+        })?;
+        tz.timestamp_opt(ts, 0)
+            .single()
+            .ok_or_else(|| rusqlite::Error::UserFunctionError("time out of range".into()))
+    }
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("vitals_day", 2, flags, |ctx| {
+        Ok(local(ctx)?.format("%Y-%m-%d").to_string())
+    })?;
+    conn.create_scalar_function("vitals_hour", 2, flags, |ctx| {
+        let t = local(ctx)?;
+        let start = t.with_minute(0).and_then(|t| t.with_second(0)).unwrap_or(t);
+        Ok(start.timestamp())
+    })?;
+    Ok(())
 }
 
 fn insert_sql() -> String {
@@ -146,7 +178,11 @@ fn insert_row(stmt: &mut rusqlite::Statement<'_>, r: &EventRow<'_>) -> rusqlite:
         r.stage,
         r.error_code,
         r.name,
-        r.value
+        r.value,
+        r.fingerprint.as_ref(),
+        r.screen_class,
+        r.bucket_a,
+        r.bucket_b
     ])
 }
 
@@ -324,6 +360,30 @@ impl Store for SqliteStore {
                 params![a, p],
                 |r| r.get::<_, i64>(0),
             )? as u64)
+        })
+        .await
+    }
+
+    async fn aggregate(&self, q: &crate::query::Query) -> Result<Vec<crate::query::AggRow>> {
+        let sql = crate::query::render(crate::query::Dialect::Sqlite, q);
+        let n_dims = q.group_by.len();
+        let n_vals = q.measures.len().max(1);
+        self.with(move |c| {
+            let mut st = c.prepare(&sql)?;
+            let rows = st
+                .query_map([], |r| {
+                    let mut dims = Vec::with_capacity(n_dims);
+                    for i in 0..n_dims {
+                        dims.push(r.get::<_, Option<String>>(i)?.unwrap_or_default());
+                    }
+                    let mut values = Vec::with_capacity(n_vals);
+                    for i in 0..n_vals {
+                        values.push(r.get::<_, Option<f64>>(n_dims + i)?.unwrap_or(f64::NAN));
+                    }
+                    Ok(crate::query::AggRow { dims, values })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
         })
         .await
     }

@@ -335,3 +335,140 @@ async fn clickhouse_in_doubt_retry_does_not_duplicate_a_partly_written_batch() {
     assert_eq!(total, sent as u64);
     ch.drop_database().await.unwrap();
 }
+
+/// The aggregation language gives identical rows on both backends.
+#[tokio::test]
+async fn aggregations_agree_across_backends() {
+    use vitals_store::query::*;
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = SqliteStore::open(dir.path().join("agg.sqlite")).unwrap();
+    sqlite.migrate().await.unwrap();
+    let f = fleet();
+    sqlite
+        .insert(&f.batches, &HashSet::new(), false)
+        .await
+        .unwrap();
+    let filter = Filter {
+        app_id: "conf".into(),
+        ..Default::default()
+    };
+    let queries = vec![
+        Query {
+            filter: filter.clone(),
+            group_by: vec![Dim::Version, Dim::Build],
+            measures: vec![
+                Measure::Count(Some(Cond::SessionStart)),
+                Measure::Count(Some(Cond::SessionCrashed)),
+                Measure::Users(None),
+                Measure::Users(Some(Cond::FatalCrash)),
+            ],
+            ..Default::default()
+        },
+        Query {
+            filter: Filter {
+                kinds: vec!["crash".into()],
+                ..filter.clone()
+            },
+            group_by: vec![Dim::Fingerprint, Dim::ExceptionType],
+            measures: vec![
+                Measure::Count(None),
+                Measure::Users(None),
+                Measure::Min(Col::Ts, None),
+                Measure::Max(Col::Ts, None),
+            ],
+            order_by_measure: Some(1),
+            limit: Some(10),
+        },
+        Query {
+            filter: filter.clone(),
+            group_by: vec![
+                Dim::Day("Asia/Shanghai".into()),
+                Dim::Hour("Asia/Shanghai".into()),
+            ],
+            measures: vec![Measure::Count(None)],
+            ..Default::default()
+        },
+        Query {
+            filter: Filter {
+                kinds: vec!["perf".into(), "cold_start".into()],
+                ..filter.clone()
+            },
+            group_by: vec![Dim::Kind, Dim::BucketA, Dim::ScreenClass, Dim::OsMajor],
+            measures: vec![
+                Measure::Count(None),
+                Measure::Avg(Col::CpuPct, Some(Cond::HasCpu)),
+                Measure::Avg(Col::DurationMs, None),
+                Measure::Max(Col::MemoryMb, None),
+            ],
+            ..Default::default()
+        },
+        // No groups: one row; an empty filter result gives NaN averages.
+        Query {
+            filter: Filter {
+                version: Some("9.9.9".into()),
+                ..filter.clone()
+            },
+            group_by: vec![],
+            measures: vec![
+                Measure::Count(None),
+                Measure::Avg(Col::DurationMs, None),
+                Measure::Sum(Col::PackageBytes, None),
+            ],
+            ..Default::default()
+        },
+    ];
+    let from_sqlite = {
+        let mut v = Vec::new();
+        for q in &queries {
+            v.push(sqlite.aggregate(q).await.expect("sqlite aggregate"));
+        }
+        v
+    };
+    // Independent expectations for the first query.
+    let r = &from_sqlite[0];
+    assert_eq!(r.len(), 2);
+    assert_eq!(
+        (
+            r[0].dim(0),
+            r[0].count(0),
+            r[0].count(1),
+            r[0].count(2),
+            r[0].count(3)
+        ),
+        ("1.0.0", 210, 13, 40, 3)
+    );
+    assert_eq!(
+        (r[1].dim(0), r[1].count(0), r[1].count(1)),
+        ("1.1.0", 40, 0)
+    );
+    // One fingerprint for the one crash kind of the fixture.
+    assert_eq!(from_sqlite[1].len(), 1);
+    assert_eq!(from_sqlite[1][0].count(0), 13);
+    assert_eq!(from_sqlite[1][0].count(1), 3);
+    // Days are counted in Asia/Shanghai.
+    let total: u64 = from_sqlite[2].iter().map(|r| r.count(0)).sum();
+    let sent: usize = f.batches.iter().map(|b| b.batch.events.len()).sum();
+    assert_eq!(total, sent as u64);
+    assert_eq!(from_sqlite[4].len(), 1);
+    assert_eq!(from_sqlite[4][0].count(0), 0);
+    assert!(from_sqlite[4][0].value(1).is_none());
+
+    if let Some(ch) = clickhouse() {
+        ch.migrate().await.unwrap();
+        ch.insert(&f.batches, &HashSet::new(), false).await.unwrap();
+        for (q, expected) in queries.iter().zip(&from_sqlite) {
+            let got = ch.aggregate(q).await.expect("clickhouse aggregate");
+            assert_eq!(got.len(), expected.len(), "{q:?}");
+            for (g, e) in got.iter().zip(expected) {
+                assert_eq!(g.dims, e.dims, "{q:?}");
+                for (a, b) in g.values.iter().zip(&e.values) {
+                    assert!(
+                        (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-9 * b.abs().max(1.0),
+                        "{q:?}: {a} vs {b}"
+                    );
+                }
+            }
+        }
+        ch.drop_database().await.unwrap();
+    }
+}

@@ -434,6 +434,25 @@ impl Store for ClickHouseStore {
             .n)
     }
 
+    async fn aggregate(&self, q: &crate::query::Query) -> Result<Vec<crate::query::AggRow>> {
+        #[derive(Row, Deserialize)]
+        struct R {
+            d: Vec<String>,
+            v: Vec<f64>,
+        }
+        let sql = crate::query::render(crate::query::Dialect::ClickHouse, q);
+        tracing::debug!(%sql, "aggregate");
+        let rows = self.client.query(&sql).fetch_all::<R>().await?;
+        let no_dims = q.group_by.is_empty();
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::query::AggRow {
+                dims: if no_dims { Vec::new() } else { r.d },
+                values: r.v,
+            })
+            .collect())
+    }
+
     async fn batch_count(&self, app_id: &str) -> Result<u64> {
         #[derive(Row, Deserialize)]
         struct N {

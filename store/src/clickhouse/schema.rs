@@ -74,7 +74,11 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     stage String,
     error_code String,
     name String,
-    value Float64
+    value Float64,
+    fingerprint String,
+    screen_class String,
+    bucket_a Int16,
+    bucket_b Int16
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(ts)
 ORDER BY (app_id, kind, version, build, ts)",
