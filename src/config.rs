@@ -23,6 +23,8 @@ pub struct Config {
     pub clickhouse: ClickHouseSection,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
+    /// Policy file (TOML) overriding or replacing the built-in standard.
+    pub policy: Option<PathBuf>,
     pub collector: CollectorConfig,
 }
 
@@ -56,6 +58,7 @@ impl Default for Config {
             timezone: "Asia/Shanghai".into(),
             clickhouse: ClickHouseSection::default(),
             workers: 0,
+            policy: None,
             collector: CollectorConfig::default(),
         }
     }
@@ -140,6 +143,22 @@ impl Config {
             ))
         })?;
         Ok(())
+    }
+
+    /// The policy in force: the configured file, else the standard.
+    pub fn policy(&self) -> Result<vitals_analyzer::policy::Policy, ConfigError> {
+        match &self.policy {
+            None => Ok(vitals_analyzer::policy::Policy::standard()),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                vitals_analyzer::policy::Policy::parse(&text).map_err(|e| {
+                    ConfigError::Invalid(format!("{}: {}", p.display(), e.render(self.lang())))
+                })
+            }
+        }
     }
 
     pub fn lang(&self) -> Lang {

@@ -3,5 +3,6 @@
 
 pub mod config;
 pub mod demo;
+pub mod gate;
 pub mod server;
 pub mod simulate;

@@ -71,6 +71,41 @@ enum Cmd {
     },
     /// Drive a running collector with a simulated fleet.
     Simulate(SimulateArgs),
+    /// Release go/no-go gate for CI: exit 0 go, 1 no-go, 2 insufficient data or error.
+    Gate {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        app: String,
+        /// Release: VERSION or VERSION+BUILD.
+        #[arg(long)]
+        release: String,
+        /// Policy file replacing or overriding the standard.
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Release to compare with (default: the previous one).
+        #[arg(long)]
+        baseline: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: vitals::gate::GateFormat,
+        /// Write the output to a file instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Per-clause compliance report of a release.
+    Report {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        app: String,
+        /// Release (default: the newest with data).
+        #[arg(long)]
+        release: Option<String>,
+        #[arg(long, value_enum, default_value = "md")]
+        format: vitals::gate::ReportFormat,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
     /// Manage per-app ingest keys.
     Keys {
         #[command(flatten)]
@@ -248,6 +283,42 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Simulate(a) => simulate_cmd(a).await,
+        Cmd::Gate {
+            common,
+            app,
+            release,
+            policy,
+            baseline,
+            format,
+            output,
+        } => {
+            let cfg = match load(&common, None) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e}");
+                    std::process::exit(2);
+                }
+            };
+            match vitals::gate::gate(&cfg, &app, &release, policy, baseline, format, output).await {
+                Ok(code) => std::process::exit(code),
+                Err(e) => {
+                    eprintln!("{}", vitals::gate::describe(&e, cfg.lang()));
+                    std::process::exit(2);
+                }
+            }
+        }
+        Cmd::Report {
+            common,
+            app,
+            release,
+            format,
+            output,
+        } => {
+            let cfg = load(&common, None)?;
+            vitals::gate::report(&cfg, &app, release, format, output)
+                .await
+                .map_err(|e| anyhow::anyhow!(vitals::gate::describe(&e, cfg.lang())))
+        }
         Cmd::Keys { common, cmd } => {
             let cfg = load(&common, None)?;
             let lang = cfg.lang();

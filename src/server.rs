@@ -21,6 +21,8 @@ pub enum ServerError {
     },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("configuration: {0}")]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// Opens the control plane under the data directory.
@@ -88,6 +90,12 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         }
     }
     let backend = store.backend();
+    let analyzer =
+        vitals_analyzer::Analyzer::new(store.clone(), cp.clone(), cfg.policy()?, &cfg.timezone);
+    let api_state = actix_web::web::Data::new(vitals_analyzer::api::ApiState {
+        analyzer,
+        lang: cfg.lang(),
+    });
     let collector = Collector::start(cfg.collector.clone(), &cfg.data_dir, cp, store, cfg.lang())?;
     let inner = collector.inner.clone();
     let workers = if cfg.workers == 0 {
@@ -99,9 +107,11 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
     };
     let server = HttpServer::new(move || {
         let inner = inner.clone();
+        let api_state = api_state.clone();
         App::new()
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("vitals::http"))
             .configure(move |c| vitals_collector::configure_routes(inner, c))
+            .configure(move |c| vitals_analyzer::api::configure(api_state, c))
     })
     .workers(workers)
     .shutdown_timeout(10)

@@ -20,9 +20,7 @@ pub fn configure(inner: Arc<Inner>, cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
-        .route("/api/v1/users/{pseudonym}", web::delete().to(erase_user))
-        .route("/api/v1/apps", web::get().to(list_apps))
-        .route("/api/v1/apps/{app}/releases", web::get().to(releases));
+        .route("/api/v1/users/{pseudonym}", web::delete().to(erase_user));
 }
 
 /// The response language: `Accept-Language`, else the configured default.
@@ -214,24 +212,20 @@ async fn metrics(st: Shared) -> HttpResponse {
 
 /// Checks the bearer token and its role.
 pub fn require(req: &HttpRequest, st: &Inner, needed: Role) -> Result<Role, ApiError> {
-    let token = req
+    use vitals_store::control::AuthFailure;
+    let header = req
         .headers()
         .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or(ApiError::MissingToken)?;
-    let role = st
-        .cp
-        .token_role(token.trim())
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .ok_or(ApiError::BadToken)?;
-    if role < needed {
-        return Err(ApiError::Forbidden {
+        .and_then(|v| v.to_str().ok());
+    st.cp.authorize(header, needed).map_err(|e| match e {
+        AuthFailure::Missing => ApiError::MissingToken,
+        AuthFailure::Bad => ApiError::BadToken,
+        AuthFailure::Forbidden { role, needed } => ApiError::Forbidden {
             role: role.as_str(),
             needed: needed.as_str(),
-        });
-    }
-    Ok(role)
+        },
+        AuthFailure::Store(e) => ApiError::Internal(e),
+    })
 }
 
 #[derive(Deserialize)]
@@ -269,59 +263,6 @@ async fn erase_user(
             "app": q.app, "pseudonym": pseudonym, "erased": true,
             "message": vitals_i18n::Msg::CliUserErased.render(lang, &[("pseudonym", &pseudonym), ("app", &q.app)]),
         })))
-    };
-    run.await.map_err(|e: ApiError| e.lang(lang))
-}
-
-async fn list_apps(req: HttpRequest, st: Shared) -> Result<HttpResponse, Localized> {
-    let lang = lang(&req, st.lang);
-    let run = || -> Result<HttpResponse, ApiError> {
-        require(&req, &st, Role::Viewer)?;
-        let apps = st
-            .cp
-            .apps()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(HttpResponse::Ok().json(json!({ "apps": apps })))
-    };
-    run().map_err(|e| e.lang(lang))
-}
-
-async fn releases(
-    req: HttpRequest,
-    path: web::Path<String>,
-    st: Shared,
-) -> Result<HttpResponse, Localized> {
-    let lang = lang(&req, st.lang);
-    let run = async {
-        require(&req, &st, Role::Viewer)?;
-        let app = path.into_inner();
-        let rows = st
-            .store
-            .release_summaries(&app)
-            .await
-            .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?;
-        let releases: Vec<_> = rows
-            .iter()
-            .map(|r| {
-                let rate = |n: u64, d: u64| {
-                    if d == 0 {
-                        None
-                    } else {
-                        Some(n as f64 / d as f64)
-                    }
-                };
-                json!({
-                    "version": r.version, "build": r.build,
-                    "sessions": r.sessions, "crashed_sessions": r.crashed_sessions,
-                    "users": r.users, "crashed_users": r.crashed_users,
-                    "fatal_crashes": r.fatal_crashes,
-                    "crash_rate_per_session": rate(r.crashed_sessions, r.sessions),
-                    "crash_rate_per_user": rate(r.crashed_users, r.users),
-                    "first_seen": r.first_seen, "last_seen": r.last_seen,
-                })
-            })
-            .collect();
-        Ok(HttpResponse::Ok().json(json!({ "app": app, "releases": releases })))
     };
     run.await.map_err(|e: ApiError| e.lang(lang))
 }

@@ -151,6 +151,89 @@ catalogue! {
         zh: "会话开始事件不能带结束状态 {status}",
         en: "a session start cannot carry the end status {status}" }
 
+    // ---- analyzer: policy --------------------------------------------------
+    PolicySyntax = "policy.syntax" {
+        zh: "策略文件不是合法的 TOML：{reason}",
+        en: "the policy is not valid TOML: {reason}" }
+    PolicyInvalid = "policy.invalid" {
+        zh: "规则 {rule} 无效：{reason}",
+        en: "rule {rule} is invalid: {reason}" }
+    PolicyClauseMismatch = "policy.clause_mismatch" {
+        zh: "该指标只能用于条款 {expected}",
+        en: "this metric belongs to clause {expected}" }
+    PolicyStatistic = "policy.statistic" {
+        zh: "统计方式不适用于该指标，可选：{allowed}",
+        en: "the statistic does not apply to this metric; use one of: {allowed}" }
+    PolicyThreshold = "policy.threshold" {
+        zh: "阈值必须是非负的有限数",
+        en: "the threshold must be a finite, non-negative number" }
+    PolicyCategory = "policy.category" {
+        zh: "category 只用于 server_latency，取值 trade、quote、bus 或 other",
+        en: "category is required for server_latency only, one of trade, quote, bus, other" }
+    PolicyNoSuchRule = "policy.no_such_rule" {
+        zh: "覆盖项找不到对应的规则",
+        en: "the override matches no rule" }
+    PolicyDuplicate = "policy.duplicate" {
+        zh: "规则重复",
+        en: "duplicate rule" }
+
+    // ---- analyzer: verdicts and reports -----------------------------------
+    VerdictPass = "verdict.pass" { zh: "通过", en: "pass" }
+    VerdictFail = "verdict.fail" { zh: "不通过", en: "fail" }
+    VerdictInsufficient = "verdict.insufficient" { zh: "数据不足", en: "insufficient data" }
+    GateGo = "gate.go" { zh: "结论：可以发布（GO）", en: "Decision: GO" }
+    GateNoGo = "gate.no_go" { zh: "结论：禁止发布（NO-GO）", en: "Decision: NO-GO" }
+    GateInsufficient = "gate.insufficient" {
+        zh: "结论：数据不足，无法判定（阻断性规则样本不够）",
+        en: "Decision: insufficient data (a blocking rule lacks samples)" }
+    ReportColumns = "report.columns" {
+        zh: "条款|指标|数值|阈值|95% 区间|结论|依据",
+        en: "clause|metric|value|threshold|95% interval|verdict|evidence" }
+    ReportTitle = "report.title" {
+        zh: "{app} {release} 合规报告",
+        en: "{app} {release} compliance report" }
+    ReportGenerated = "report.generated" {
+        zh: "生成时间 {time}（{tz}），标准 Q/027CJSC001—2023",
+        en: "generated {time} ({tz}), standard Q/027CJSC001-2023" }
+    ReleaseNotFound = "analyzer.release_not_found" {
+        zh: "应用 {app} 没有版本 {release} 的数据",
+        en: "app {app} has no data for release {release}" }
+    MetricCrashRatePerSession = "metric.crash_rate_per_session" { zh: "崩溃率（按会话）", en: "crash rate per session" }
+    MetricCrashRatePerUser = "metric.crash_rate_per_user" { zh: "崩溃率（按用户）", en: "crash rate per user" }
+    MetricCrashRatePerModel = "metric.crash_rate_per_model" { zh: "崩溃率（最差机型）", en: "crash rate, worst device model" }
+    MetricCrashGroupUserShare = "metric.crash_group_user_share" { zh: "单个错误影响用户占比（最高）", en: "share of users hit by one error (highest)" }
+    MetricCrashGroupRegressions = "metric.crash_group_regressions" { zh: "已修复问题回归数", en: "regressions of resolved errors" }
+    MetricDeviceClassCoverage = "metric.device_class_coverage" { zh: "设备类型覆盖率", en: "device class coverage" }
+    MetricOsVersionCoverage = "metric.os_version_coverage" { zh: "系统版本覆盖率", en: "OS version coverage" }
+    MetricScreenCoverage = "metric.screen_coverage" { zh: "屏幕尺寸覆盖率", en: "screen size coverage" }
+    MetricNetworkCoverage = "metric.network_coverage" { zh: "IPv4/IPv6 网络覆盖率", en: "IPv4/IPv6 network coverage" }
+    MetricHarmonyosCoverage = "metric.harmonyos_coverage" { zh: "鸿蒙兼容覆盖率", en: "HarmonyOS coverage" }
+    MetricPackageSize = "metric.package_size" { zh: "安装包大小（最大）", en: "install package size (largest)" }
+    MetricInstallTime = "metric.install_time" { zh: "安装耗时（各机型均值的平均）", en: "install time (mean of per-model means)" }
+    MetricColdStart = "metric.cold_start" { zh: "冷启动耗时", en: "cold start time" }
+    MetricCpu = "metric.cpu" { zh: "CPU 占用率", en: "CPU usage" }
+    MetricMemory = "metric.memory" { zh: "内存占用", en: "memory usage" }
+    MetricServerLatency = "metric.server_latency" { zh: "服务端响应时间（{category}）", en: "server response time ({category})" }
+    MetricReleaseNotes = "metric.release_notes" { zh: "更新说明", en: "release notes" }
+    MetricMinVersionNotice = "metric.min_version_notice" { zh: "最低版本限制提前通知天数", en: "days of notice before a minimum version is enforced" }
+    MetricHotUpdateSize = "metric.hot_update_size" { zh: "热更新包大小（最大）", en: "hot update package size (largest)" }
+    MetricHotUpdateDelivery = "metric.hot_update_delivery" { zh: "热更新送达率（最低）", en: "hot update delivery rate (lowest)" }
+    MetricHotUpdateSuccess = "metric.hot_update_success" { zh: "热更新成功率（最低）", en: "hot update success rate (lowest)" }
+    EvidenceSessions = "evidence.sessions" { zh: "{crashed} / {total} 个会话崩溃", en: "{crashed} of {total} sessions crashed" }
+    EvidenceUsers = "evidence.users" { zh: "{crashed} / {total} 个用户遇到崩溃", en: "{crashed} of {total} users had a crash" }
+    EvidenceWorstModel = "evidence.worst_model" { zh: "最差机型 {model}：{crashed} / {total} 个会话崩溃", en: "worst model {model}: {crashed} of {total} sessions crashed" }
+    EvidenceGroup = "evidence.group" { zh: "{exception}（{fingerprint}）影响 {users} / {total} 个用户；紧急问题 {urgent} 个", en: "{exception} ({fingerprint}) hit {users} of {total} users; {urgent} urgent groups" }
+    EvidenceRegressions = "evidence.regressions" { zh: "回归：{list}", en: "regressed: {list}" }
+    EvidenceCoverage = "evidence.coverage" { zh: "覆盖 {covered} / {required} 个必需单元；未测试：{missing}", en: "{covered} of {required} required cells covered; untested: {missing}" }
+    EvidenceSamples = "evidence.samples" { zh: "{n} 个样本", en: "{n} samples" }
+    EvidenceModels = "evidence.models" { zh: "{models} 个机型，{n} 次安装", en: "{models} device models, {n} installs" }
+    EvidencePackage = "evidence.package" { zh: "最大：{platform} {abi}", en: "largest: {platform} {abi}" }
+    EvidenceNotes = "evidence.notes" { zh: "更新说明 {chars} 个字符", en: "release notes of {chars} characters" }
+    EvidenceNoMinVersion = "evidence.no_min_version" { zh: "未设置最低版本限制", en: "no minimum version set" }
+    EvidenceMinVersion = "evidence.min_version" { zh: "最低版本 {version}：提前 {days} 天通知", en: "minimum version {version}: announced {days} days ahead" }
+    EvidencePatch = "evidence.patch" { zh: "补丁 {patch}：{num} / {den}", en: "patch {patch}: {num} of {den}" }
+    EvidenceNone = "evidence.none" { zh: "没有数据", en: "no data" }
+
     // ---- CLI ---------------------------------------------------------------
     CliServeListening = "cli.serve.listening" {
         zh: "vitals 已启动：{url}（遥测存储：{backend}）",
@@ -194,4 +277,38 @@ catalogue! {
     CliShuttingDown = "cli.shutting_down" {
         zh: "正在停止：等待缓冲中的数据写入存储……",
         en: "shutting down: draining the spool into the store…" }
+    // ---- symbolicator -----------------------------------------------------
+    SymMissingDebugFile = "symbolicator.missing_debug_file" {
+        zh: "缺少调试文件：请上传 {kind} {debug_id}（{image}），上传后崩溃会自动重新符号化",
+        en: "missing debug file: upload {kind} {debug_id} for {image}; the crash is reprocessed once it arrives" }
+    SymMissingProguard = "symbolicator.missing_proguard" {
+        zh: "缺少 ProGuard/R8 映射文件：请上传 mapping.txt（UUID {uuid}）",
+        en: "missing ProGuard/R8 mapping: upload mapping.txt (UUID {uuid})" }
+    SymMissingSourceMap = "symbolicator.missing_source_map" {
+        zh: "缺少源码映射：请上传 {url} 的 source map（版本 {release}）",
+        en: "missing source map: upload the source map of {url} (release {release})" }
+    SymBadApp = "symbolicator.bad_app" {
+        zh: "应用标识 {app} 无效：只允许字母、数字、点、下划线和连字符",
+        en: "invalid app id {app}: only letters, digits, dot, underscore and hyphen are allowed" }
+    SymUploadEmpty = "symbolicator.upload_empty" {
+        zh: "上传请求中没有文件：请以 multipart/form-data 发送至少一个文件",
+        en: "the upload contains no file: send at least one file as multipart/form-data" }
+    SymUnknownFormat = "symbolicator.unknown_format" {
+        zh: "无法识别文件 {name}：支持 dSYM、ELF、PDB、Breakpad .sym、ProGuard mapping.txt、source map 和压缩的 JS",
+        en: "file {name} is not recognised: dSYM, ELF, PDB, Breakpad .sym, ProGuard mapping.txt, source maps and minified JS are supported" }
+    SymArchiveRejected = "symbolicator.archive_rejected" {
+        zh: "压缩包 {name} 被拒绝：{reason}",
+        en: "archive {name} rejected: {reason}" }
+    SymBadFileName = "symbolicator.bad_file_name" {
+        zh: "文件名 {name} 不安全（含路径穿越或控制字符）",
+        en: "unsafe file name {name} (path traversal or control characters)" }
+    SymBadField = "symbolicator.bad_field" {
+        zh: "表单字段 {field} 无效：{reason}",
+        en: "invalid form field {field}: {reason}" }
+    CliUploadSymbolsDone = "cli.upload_symbols.done" {
+        zh: "已上传 {files} 个调试文件（新增 {new}，已存在 {dup}），跳过 {skipped} 个",
+        en: "{files} debug files uploaded ({new} new, {dup} already present), {skipped} skipped" }
+    CliUploadSymbolsSkipped = "cli.upload_symbols.skipped" {
+        zh: "跳过 {path}：{reason}",
+        en: "skipped {path}: {reason}" }
 }

@@ -67,12 +67,25 @@ impl Role {
     }
 }
 
+/// Why an API request was not authorised.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthFailure {
+    #[error("missing bearer token")]
+    Missing,
+    #[error("invalid or revoked token")]
+    Bad,
+    #[error("role {role} may not do this (needs {needed})", role = .role.as_str(), needed = .needed.as_str())]
+    Forbidden { role: Role, needed: Role },
+    #[error("control plane: {0}")]
+    Store(String),
+}
+
 /// The control-plane database.
 pub struct ControlPlane {
     conn: Mutex<Connection>,
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -99,6 +112,14 @@ CREATE TABLE IF NOT EXISTS ingest_keys (
 CREATE TABLE IF NOT EXISTS api_tokens (
     token_hash TEXT PRIMARY KEY, role TEXT NOT NULL, label TEXT NOT NULL,
     created_at INTEGER NOT NULL, revoked_at INTEGER);
+CREATE TABLE IF NOT EXISTS releases (
+    app_id TEXT NOT NULL, version TEXT NOT NULL, build TEXT NOT NULL, notes TEXT NOT NULL,
+    package_sizes TEXT NOT NULL, min_version TEXT, released_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL, PRIMARY KEY (app_id, version, build));
+CREATE TABLE IF NOT EXISTS crash_groups (
+    app_id TEXT NOT NULL, fingerprint TEXT NOT NULL, status TEXT NOT NULL,
+    resolved_in TEXT, resolved_at INTEGER, merged_into TEXT, updated_by TEXT NOT NULL,
+    updated_at INTEGER NOT NULL, PRIMARY KEY (app_id, fingerprint));
 CREATE TABLE IF NOT EXISTS erasures (
     app_id TEXT NOT NULL, pseudonym TEXT NOT NULL, requested_at INTEGER NOT NULL,
     completed_at INTEGER, PRIMARY KEY (app_id, pseudonym));
@@ -120,7 +141,7 @@ impl ControlPlane {
         })
     }
 
-    fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
+    pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
         self.conn
             .lock()
             .map_err(|_| StoreError::Join("control-plane mutex poisoned".into()))
@@ -284,6 +305,23 @@ impl ControlPlane {
             )
             .optional()?;
         Ok(role.as_deref().and_then(Role::parse))
+    }
+
+    /// Checks an `Authorization` header value (`Bearer …`) for `needed`.
+    pub fn authorize(&self, header: Option<&str>, needed: Role) -> Result<Role, AuthFailure> {
+        let token = header
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthFailure::Missing)?;
+        let role = self
+            .token_role(token)
+            .map_err(|e| AuthFailure::Store(e.to_string()))?
+            .ok_or(AuthFailure::Bad)?;
+        if role < needed {
+            return Err(AuthFailure::Forbidden { role, needed });
+        }
+        Ok(role)
     }
 
     /// Records that a user's data must be erased; rows still in flight are

@@ -14,6 +14,7 @@ mod clickhouse;
 pub mod control;
 mod error;
 pub mod query;
+pub mod releases;
 pub mod row;
 mod sqlite;
 

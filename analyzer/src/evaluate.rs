@@ -1,0 +1,569 @@
+//! Rules × facts → verdicts, and the release decision.
+
+use crate::facts::Facts;
+use crate::policy::{Direction, Metric, Rule, Severity, Statistic};
+use crate::stats::wilson;
+use serde::Serialize;
+use vitals_i18n::{Lang, Msg};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    InsufficientData,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::InsufficientData => "insufficient_data",
+        }
+    }
+
+    pub fn text(self, lang: Lang) -> String {
+        match self {
+            Verdict::Pass => Msg::VerdictPass.text(lang),
+            Verdict::Fail => Msg::VerdictFail.text(lang),
+            Verdict::InsufficientData => Msg::VerdictInsufficient.text(lang),
+        }
+    }
+}
+
+/// Why a value is what it is, in data (rendered per language).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    None,
+    Sessions {
+        crashed: u64,
+        total: u64,
+    },
+    Users {
+        crashed: u64,
+        total: u64,
+    },
+    WorstModel {
+        model: String,
+        crashed: u64,
+        total: u64,
+    },
+    Group {
+        fingerprint: String,
+        exception: String,
+        users: u64,
+        total: u64,
+        urgent: usize,
+    },
+    Regressions {
+        fingerprints: Vec<String>,
+    },
+    Coverage {
+        covered: usize,
+        required: usize,
+        missing: Vec<String>,
+    },
+    Samples {
+        n: u64,
+    },
+    Models {
+        models: usize,
+        n: u64,
+    },
+    Package {
+        platform: String,
+        abi: String,
+    },
+    Notes {
+        chars: usize,
+    },
+    NoMinVersion,
+    MinVersion {
+        version: String,
+        days: f64,
+    },
+    Patch {
+        patch: String,
+        num: u64,
+        den: u64,
+    },
+}
+
+impl Evidence {
+    pub fn render(&self, lang: Lang) -> String {
+        match self {
+            Evidence::None => Msg::EvidenceNone.text(lang),
+            Evidence::Sessions { crashed, total } => {
+                Msg::EvidenceSessions.render(lang, &[("crashed", crashed), ("total", total)])
+            }
+            Evidence::Users { crashed, total } => {
+                Msg::EvidenceUsers.render(lang, &[("crashed", crashed), ("total", total)])
+            }
+            Evidence::WorstModel {
+                model,
+                crashed,
+                total,
+            } => Msg::EvidenceWorstModel.render(
+                lang,
+                &[("model", model), ("crashed", crashed), ("total", total)],
+            ),
+            Evidence::Group {
+                fingerprint,
+                exception,
+                users,
+                total,
+                urgent,
+            } => Msg::EvidenceGroup.render(
+                lang,
+                &[
+                    ("fingerprint", fingerprint),
+                    ("exception", exception),
+                    ("users", users),
+                    ("total", total),
+                    ("urgent", urgent),
+                ],
+            ),
+            Evidence::Regressions { fingerprints } if fingerprints.is_empty() => {
+                Msg::EvidenceRegressions.render(lang, &[("list", &"—")])
+            }
+            Evidence::Regressions { fingerprints } => {
+                Msg::EvidenceRegressions.render(lang, &[("list", &fingerprints.join(", "))])
+            }
+            Evidence::Coverage {
+                covered,
+                required,
+                missing,
+            } => {
+                let list = if missing.len() > 12 {
+                    format!("{} …(+{})", missing[..12].join(", "), missing.len() - 12)
+                } else {
+                    missing.join(", ")
+                };
+                Msg::EvidenceCoverage.render(
+                    lang,
+                    &[
+                        ("covered", covered),
+                        ("required", required),
+                        ("missing", &list),
+                    ],
+                )
+            }
+            Evidence::Samples { n } => Msg::EvidenceSamples.render(lang, &[("n", n)]),
+            Evidence::Models { models, n } => {
+                Msg::EvidenceModels.render(lang, &[("models", models), ("n", n)])
+            }
+            Evidence::Package { platform, abi } => {
+                Msg::EvidencePackage.render(lang, &[("platform", platform), ("abi", abi)])
+            }
+            Evidence::Notes { chars } => Msg::EvidenceNotes.render(lang, &[("chars", chars)]),
+            Evidence::NoMinVersion => Msg::EvidenceNoMinVersion.text(lang),
+            Evidence::MinVersion { version, days } => Msg::EvidenceMinVersion.render(
+                lang,
+                &[("version", version), ("days", &format!("{days:.1}"))],
+            ),
+            Evidence::Patch { patch, num, den } => {
+                Msg::EvidencePatch.render(lang, &[("patch", patch), ("num", num), ("den", den)])
+            }
+        }
+    }
+}
+
+/// One rule's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleResult {
+    pub id: String,
+    pub clause: String,
+    pub metric: Metric,
+    pub statistic: Statistic,
+    pub category: Option<String>,
+    pub value: Option<f64>,
+    pub threshold: f64,
+    pub direction: Direction,
+    /// 95 % Wilson interval, for rates.
+    pub interval: Option<(f64, f64)>,
+    pub sample: u64,
+    pub min_sample: u64,
+    pub severity: Severity,
+    pub verdict: Verdict,
+    pub evidence: Evidence,
+}
+
+impl RuleResult {
+    pub fn title(&self, lang: Lang) -> String {
+        let m = match self.metric {
+            Metric::CrashRatePerSession => Msg::MetricCrashRatePerSession,
+            Metric::CrashRatePerUser => Msg::MetricCrashRatePerUser,
+            Metric::CrashRatePerModel => Msg::MetricCrashRatePerModel,
+            Metric::CrashGroupUserShare => Msg::MetricCrashGroupUserShare,
+            Metric::CrashGroupRegressions => Msg::MetricCrashGroupRegressions,
+            Metric::DeviceClassCoverage => Msg::MetricDeviceClassCoverage,
+            Metric::OsVersionCoverage => Msg::MetricOsVersionCoverage,
+            Metric::ScreenCoverage => Msg::MetricScreenCoverage,
+            Metric::NetworkCoverage => Msg::MetricNetworkCoverage,
+            Metric::HarmonyosCoverage => Msg::MetricHarmonyosCoverage,
+            Metric::PackageSize => Msg::MetricPackageSize,
+            Metric::InstallTime => Msg::MetricInstallTime,
+            Metric::ColdStart => Msg::MetricColdStart,
+            Metric::Cpu => Msg::MetricCpu,
+            Metric::Memory => Msg::MetricMemory,
+            Metric::ServerLatency => Msg::MetricServerLatency,
+            Metric::ReleaseNotes => Msg::MetricReleaseNotes,
+            Metric::MinVersionNotice => Msg::MetricMinVersionNotice,
+            Metric::HotUpdateSize => Msg::MetricHotUpdateSize,
+            Metric::HotUpdateDelivery => Msg::MetricHotUpdateDelivery,
+            Metric::HotUpdateSuccess => Msg::MetricHotUpdateSuccess,
+        };
+        m.render(
+            lang,
+            &[("category", &self.category.clone().unwrap_or_default())],
+        )
+    }
+}
+
+/// The release decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Go,
+    NoGo,
+    InsufficientData,
+}
+
+impl Decision {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Decision::Go => 0,
+            Decision::NoGo => 1,
+            Decision::InsufficientData => 2,
+        }
+    }
+
+    pub fn text(self, lang: Lang) -> String {
+        match self {
+            Decision::Go => Msg::GateGo.text(lang),
+            Decision::NoGo => Msg::GateNoGo.text(lang),
+            Decision::InsufficientData => Msg::GateInsufficient.text(lang),
+        }
+    }
+}
+
+/// Decides: any blocking failure → no-go; else any blocking rule without
+/// enough data → insufficient; else go.
+pub fn decide(results: &[RuleResult]) -> Decision {
+    let blocking = || results.iter().filter(|r| r.severity.blocks());
+    if blocking().any(|r| r.verdict == Verdict::Fail) {
+        Decision::NoGo
+    } else if blocking().any(|r| r.verdict == Verdict::InsufficientData) {
+        Decision::InsufficientData
+    } else {
+        Decision::Go
+    }
+}
+
+struct Outcome {
+    value: Option<f64>,
+    interval: Option<(f64, f64)>,
+    sample: u64,
+    evidence: Evidence,
+}
+
+fn rate(k: u64, n: u64, evidence: Evidence) -> Outcome {
+    Outcome {
+        value: (n > 0).then(|| k as f64 / n as f64),
+        interval: (n > 0).then(|| wilson(k, n)),
+        sample: n,
+        evidence,
+    }
+}
+
+fn plain(value: Option<f64>, sample: u64, evidence: Evidence) -> Outcome {
+    Outcome {
+        value,
+        interval: None,
+        sample,
+        evidence,
+    }
+}
+
+fn coverage(f: &Facts, clause: &str) -> Outcome {
+    let cells: Vec<_> = f.cells.iter().filter(|c| c.clause == clause).collect();
+    let covered = cells.iter().filter(|c| c.healthy).count();
+    let missing = cells
+        .iter()
+        .filter(|c| !c.healthy)
+        .map(|c| c.name.clone())
+        .collect();
+    let sessions = cells.iter().map(|c| c.sessions).sum();
+    plain(
+        (!cells.is_empty()).then(|| covered as f64 / cells.len() as f64),
+        sessions,
+        Evidence::Coverage {
+            covered,
+            required: cells.len(),
+            missing,
+        },
+    )
+}
+
+fn outcome(rule: &Rule, f: &Facts) -> Outcome {
+    match rule.metric {
+        Metric::CrashRatePerSession => rate(
+            f.crashed_sessions,
+            f.sessions,
+            Evidence::Sessions {
+                crashed: f.crashed_sessions,
+                total: f.sessions,
+            },
+        ),
+        Metric::CrashRatePerUser => rate(
+            f.crashed_users,
+            f.users,
+            Evidence::Users {
+                crashed: f.crashed_users,
+                total: f.users,
+            },
+        ),
+        Metric::CrashRatePerModel => {
+            // The model with the highest lower bound among those with enough
+            // sessions: the clearest bad model, not the noisiest.
+            let worst = f
+                .models
+                .iter()
+                .filter(|m| m.sessions >= rule.min_sample)
+                .max_by(|a, b| {
+                    wilson(a.crashed, a.sessions)
+                        .0
+                        .total_cmp(&wilson(b.crashed, b.sessions).0)
+                });
+            match worst {
+                Some(m) => rate(
+                    m.crashed,
+                    m.sessions,
+                    Evidence::WorstModel {
+                        model: m.model.clone(),
+                        crashed: m.crashed,
+                        total: m.sessions,
+                    },
+                ),
+                None => plain(
+                    None,
+                    f.models.iter().map(|m| m.sessions).max().unwrap_or(0),
+                    Evidence::None,
+                ),
+            }
+        }
+        Metric::CrashGroupUserShare => {
+            let urgent = f.groups.iter().filter(|g| g.urgent).count();
+            match f.groups.iter().max_by_key(|g| g.users) {
+                Some(g) => rate(
+                    g.users,
+                    f.users,
+                    Evidence::Group {
+                        fingerprint: g.fingerprint.clone(),
+                        exception: g.exception_type.clone(),
+                        users: g.users,
+                        total: f.users,
+                        urgent,
+                    },
+                ),
+                None => rate(
+                    0,
+                    f.users,
+                    Evidence::Users {
+                        crashed: 0,
+                        total: f.users,
+                    },
+                ),
+            }
+        }
+        Metric::CrashGroupRegressions => {
+            let fps: Vec<String> = f
+                .groups
+                .iter()
+                .filter(|g| g.state == "regressed")
+                .map(|g| g.fingerprint.clone())
+                .collect();
+            plain(
+                Some(fps.len() as f64),
+                f.groups.len() as u64,
+                Evidence::Regressions { fingerprints: fps },
+            )
+        }
+        Metric::DeviceClassCoverage => coverage(f, "5.2a"),
+        Metric::OsVersionCoverage => coverage(f, "5.2b"),
+        Metric::ScreenCoverage => coverage(f, "5.2c"),
+        Metric::NetworkCoverage => coverage(f, "5.2d"),
+        Metric::HarmonyosCoverage => coverage(f, "5.2e"),
+        Metric::PackageSize => match f.packages.iter().max_by_key(|p| p.bytes) {
+            Some(p) => plain(
+                Some(p.bytes as f64),
+                f.packages.len() as u64,
+                Evidence::Package {
+                    platform: p.platform.clone(),
+                    abi: p.abi.clone(),
+                },
+            ),
+            None => plain(None, 0, Evidence::None),
+        },
+        Metric::InstallTime => {
+            let n: u64 = f.install_by_model.iter().map(|m| m.n).sum();
+            let value = match rule.statistic {
+                Statistic::MeanOfModelMeans if !f.install_by_model.is_empty() => Some(
+                    f.install_by_model.iter().map(|m| m.mean).sum::<f64>()
+                        / f.install_by_model.len() as f64,
+                ),
+                Statistic::Mean if n > 0 => Some(
+                    f.install_by_model
+                        .iter()
+                        .map(|m| m.mean * m.n as f64)
+                        .sum::<f64>()
+                        / n as f64,
+                ),
+                _ => None,
+            };
+            plain(
+                value,
+                n,
+                Evidence::Models {
+                    models: f.install_by_model.len(),
+                    n,
+                },
+            )
+        }
+        Metric::ColdStart => plain(
+            f.cold_start.stat(rule.statistic),
+            f.cold_start.n,
+            Evidence::Samples { n: f.cold_start.n },
+        ),
+        Metric::Cpu => plain(
+            f.cpu.stat(rule.statistic),
+            f.cpu.n,
+            Evidence::Samples { n: f.cpu.n },
+        ),
+        Metric::Memory => plain(
+            f.memory.stat(rule.statistic),
+            f.memory.n,
+            Evidence::Samples { n: f.memory.n },
+        ),
+        Metric::ServerLatency => {
+            let d = rule.category.as_ref().and_then(|c| f.latency.get(c));
+            match d {
+                Some(d) => plain(d.stat(rule.statistic), d.n, Evidence::Samples { n: d.n }),
+                None => plain(None, 0, Evidence::None),
+            }
+        }
+        Metric::ReleaseNotes => {
+            let chars = f
+                .notes
+                .as_deref()
+                .map(|n| n.trim().chars().count())
+                .unwrap_or(0);
+            plain(
+                Some(if chars > 0 { 1.0 } else { 0.0 }),
+                1,
+                Evidence::Notes { chars },
+            )
+        }
+        Metric::MinVersionNotice => match &f.min_version {
+            Some(m) => {
+                let days = (m.enforce_at - m.announced_at) as f64 / 86_400.0;
+                plain(
+                    Some(days),
+                    1,
+                    Evidence::MinVersion {
+                        version: m.version.clone(),
+                        days,
+                    },
+                )
+            }
+            // Nothing to announce: the clause is satisfied trivially.
+            None => plain(Some(f64::INFINITY), 1, Evidence::NoMinVersion),
+        },
+        Metric::HotUpdateSize => match f.patches.iter().max_by_key(|p| p.max_bytes) {
+            Some(p) => plain(
+                Some(p.max_bytes as f64),
+                f.patches.len() as u64,
+                Evidence::Patch {
+                    patch: p.patch_id.clone(),
+                    num: p.max_bytes,
+                    den: 1_048_576,
+                },
+            ),
+            None => plain(None, 0, Evidence::None),
+        },
+        Metric::HotUpdateDelivery | Metric::HotUpdateSuccess => {
+            // The worst patch with enough devices.
+            let pick = |p: &crate::facts::Patch| match rule.metric {
+                Metric::HotUpdateDelivery => (p.downloaded.min(p.offered), p.offered),
+                _ => (p.applied.min(p.downloaded), p.downloaded),
+            };
+            let worst = f
+                .patches
+                .iter()
+                .filter(|p| pick(p).1 >= rule.min_sample)
+                .min_by(|a, b| {
+                    let (ka, na) = pick(a);
+                    let (kb, nb) = pick(b);
+                    (ka as f64 / na as f64).total_cmp(&(kb as f64 / nb as f64))
+                });
+            match worst {
+                Some(p) => {
+                    let (k, n) = pick(p);
+                    rate(
+                        k,
+                        n,
+                        Evidence::Patch {
+                            patch: p.patch_id.clone(),
+                            num: k,
+                            den: n,
+                        },
+                    )
+                }
+                None => plain(
+                    None,
+                    f.patches.iter().map(|p| pick(p).1).max().unwrap_or(0),
+                    Evidence::None,
+                ),
+            }
+        }
+    }
+}
+
+/// Evaluates one rule.
+pub fn evaluate(rule: &Rule, f: &Facts) -> RuleResult {
+    let o = outcome(rule, f);
+    let verdict = match o.value {
+        _ if o.sample < rule.min_sample => Verdict::InsufficientData,
+        None => Verdict::InsufficientData,
+        Some(v) => {
+            // Rates are judged on their interval: a fail needs the whole
+            // interval on the wrong side, so noise never blocks a release.
+            let (lo, hi) = o.interval.unwrap_or((v, v));
+            let breach = match rule.direction {
+                Direction::Below if o.interval.is_some() => lo > rule.threshold,
+                Direction::Below => v >= rule.threshold,
+                Direction::AtLeast if o.interval.is_some() => hi < rule.threshold,
+                Direction::AtLeast => v < rule.threshold,
+            };
+            if breach { Verdict::Fail } else { Verdict::Pass }
+        }
+    };
+    RuleResult {
+        id: rule.id(),
+        clause: rule.clause.clone(),
+        metric: rule.metric,
+        statistic: rule.statistic,
+        category: rule.category.clone(),
+        value: o.value.filter(|v| v.is_finite()),
+        threshold: rule.threshold,
+        direction: rule.direction,
+        interval: o.interval,
+        sample: o.sample,
+        min_sample: rule.min_sample,
+        severity: rule.severity,
+        verdict,
+        evidence: o.evidence,
+    }
+}

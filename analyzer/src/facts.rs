@@ -1,0 +1,545 @@
+//! Everything the rules need about one release, gathered from the store in
+//! a fixed set of aggregation queries (run concurrently) plus the control
+//! plane's release metadata and crash-group states.
+
+use crate::stats::Histogram;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use vitals_store::query::{AggRow, Col, Cond, Dim, Filter, Measure, Query};
+use vitals_store::releases::{GroupState, GroupStatus, MinVersion, PackageSize};
+use vitals_store::{ControlPlane, Store, StoreError};
+
+/// A release as users name it: `1.2.0` or `1.2.0+120`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseRef {
+    pub version: String,
+    pub build: Option<String>,
+}
+
+impl ReleaseRef {
+    pub fn parse(s: &str) -> ReleaseRef {
+        match s.split_once('+') {
+            Some((v, b)) => ReleaseRef {
+                version: v.to_string(),
+                build: Some(b.to_string()),
+            },
+            None => ReleaseRef {
+                version: s.to_string(),
+                build: None,
+            },
+        }
+    }
+
+    pub fn label(&self) -> String {
+        match &self.build {
+            Some(b) => format!("{}+{b}", self.version),
+            None => self.version.clone(),
+        }
+    }
+}
+
+/// Compares version strings numerically part by part (`5.10.0` > `5.9.1`).
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    let parts = |s: &str| -> Vec<u64> {
+        s.split(|c: char| !c.is_ascii_digit())
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse().unwrap_or(0))
+            .collect()
+    };
+    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ModelCrash {
+    pub model: String,
+    pub sessions: u64,
+    pub crashed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupFact {
+    pub fingerprint: String,
+    pub exception_type: String,
+    pub events: u64,
+    pub users: u64,
+    /// Affected users ÷ active users of the release (5.1b).
+    pub share: f64,
+    pub urgent: bool,
+    pub first_seen: u32,
+    pub last_seen: u32,
+    /// Lifecycle (5.1c): new, open, resolved, regressed, ignored, merged.
+    pub state: &'static str,
+    /// First release the group was seen in.
+    pub first_release: String,
+    pub resolved_in: Option<String>,
+    /// Seconds from first sighting to resolution.
+    pub time_to_fix_secs: Option<i64>,
+}
+
+/// One cell of the compatibility matrix.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    pub clause: &'static str,
+    pub name: String,
+    pub sessions: u64,
+    pub crashed: u64,
+    pub observed: bool,
+    pub healthy: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Dist {
+    pub n: u64,
+    pub mean: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+    #[serde(skip)]
+    pub hist: Histogram,
+}
+
+impl Dist {
+    fn from(hist: Histogram, mean: Option<f64>) -> Dist {
+        Dist {
+            n: hist.count(),
+            mean,
+            p50: hist.quantile(0.5),
+            p90: hist.quantile(0.9),
+            p99: hist.quantile(0.99),
+            hist,
+        }
+    }
+
+    pub fn stat(&self, s: crate::policy::Statistic) -> Option<f64> {
+        match s {
+            crate::policy::Statistic::Mean => self.mean,
+            crate::policy::Statistic::Max => self.hist.max(),
+            other => other.quantile().and_then(|q| self.hist.quantile(q)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelMean {
+    pub model: String,
+    pub mean: f64,
+    pub n: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LatencyCell {
+    pub category: String,
+    pub site: String,
+    pub ip_family: String,
+    pub dist: Dist,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Patch {
+    pub patch_id: String,
+    pub offered: u64,
+    pub downloaded: u64,
+    pub applied: u64,
+    pub failed: u64,
+    pub rolled_back: u64,
+    pub max_bytes: u64,
+}
+
+/// All facts about one release.
+#[derive(Debug, Clone, Serialize)]
+pub struct Facts {
+    pub app: String,
+    pub release: ReleaseRef,
+    pub sessions: u64,
+    pub crashed_sessions: u64,
+    pub abnormal_sessions: u64,
+    pub users: u64,
+    pub crashed_users: u64,
+    pub fatal_crashes: u64,
+    pub installs: u64,
+    pub models: Vec<ModelCrash>,
+    pub groups: Vec<GroupFact>,
+    pub cells: Vec<Cell>,
+    pub cold_start: Dist,
+    pub cold_start_by_model: Vec<(String, Dist)>,
+    pub cpu: Dist,
+    pub memory: Dist,
+    pub install_by_model: Vec<ModelMean>,
+    pub packages: Vec<PackageSize>,
+    pub latency: BTreeMap<String, Dist>,
+    pub latency_cells: Vec<LatencyCell>,
+    pub notes: Option<String>,
+    pub min_version: Option<MinVersion>,
+    pub patches: Vec<Patch>,
+}
+
+/// Options of a gathering.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub exclude_untrusted: bool,
+    /// Sessions a compatibility cell needs to count as observed.
+    pub cell_min_sessions: u64,
+    pub crash_threshold: f64,
+    pub urgent_share: f64,
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope {
+            exclude_untrusted: false,
+            cell_min_sessions: 100,
+            crash_threshold: 0.0005,
+            urgent_share: 0.0001,
+        }
+    }
+}
+
+fn q(filter: &Filter, group_by: Vec<Dim>, measures: Vec<Measure>) -> Query {
+    Query {
+        filter: filter.clone(),
+        group_by,
+        measures,
+        order_by_measure: None,
+        limit: None,
+    }
+}
+
+fn with_kinds(f: &Filter, kinds: &[&str]) -> Filter {
+    Filter {
+        kinds: kinds.iter().map(|k| k.to_string()).collect(),
+        ..f.clone()
+    }
+}
+
+fn hist(rows: &[AggRow], dim: usize, count: usize) -> Histogram {
+    Histogram::new(
+        rows.iter()
+            .filter_map(|r| r.dim(dim).parse::<i16>().ok().map(|b| (b, r.count(count))))
+            .filter(|(b, c)| *b != vitals_store::row::BUCKET_NONE && *c > 0)
+            .collect(),
+    )
+}
+
+/// Gathers the facts of `release` of `app`.
+pub async fn gather(
+    store: &dyn Store,
+    cp: &ControlPlane,
+    app: &str,
+    release: &ReleaseRef,
+    scope: &Scope,
+) -> Result<Facts, StoreError> {
+    let f = Filter {
+        app_id: app.to_string(),
+        version: Some(release.version.clone()),
+        build: release.build.clone(),
+        exclude_untrusted: scope.exclude_untrusted,
+        ..Default::default()
+    };
+    let summary = q(
+        &f,
+        vec![],
+        vec![
+            Measure::Count(Some(Cond::SessionStart)),
+            Measure::Count(Some(Cond::SessionCrashed)),
+            Measure::Users(None),
+            Measure::Users(Some(Cond::FatalCrash)),
+            Measure::Count(Some(Cond::FatalCrash)),
+            Measure::Installs(None),
+            Measure::Count(Some(Cond::SessionAbnormal)),
+        ],
+    );
+    let sessions_f = with_kinds(&f, &["session"]);
+    let by_model = q(
+        &sessions_f,
+        vec![Dim::DeviceModel],
+        vec![
+            Measure::Count(Some(Cond::SessionStart)),
+            Measure::Count(Some(Cond::SessionCrashed)),
+        ],
+    );
+    let groups = Query {
+        order_by_measure: Some(1),
+        limit: Some(500),
+        ..q(
+            &with_kinds(&f, &["crash"]),
+            vec![Dim::Fingerprint, Dim::ExceptionType],
+            vec![
+                Measure::Count(Some(Cond::FatalCrash)),
+                Measure::Users(Some(Cond::FatalCrash)),
+                Measure::Min(Col::Ts, Some(Cond::FatalCrash)),
+                Measure::Max(Col::Ts, Some(Cond::FatalCrash)),
+            ],
+        )
+    };
+    let app_only = Filter {
+        app_id: app.to_string(),
+        exclude_untrusted: scope.exclude_untrusted,
+        ..Default::default()
+    };
+    let lifecycle = q(
+        &with_kinds(&app_only, &["crash"]),
+        vec![Dim::Fingerprint, Dim::Version],
+        vec![
+            Measure::Count(Some(Cond::FatalCrash)),
+            Measure::Min(Col::Ts, Some(Cond::FatalCrash)),
+        ],
+    );
+    let compat = q(
+        &sessions_f,
+        vec![
+            Dim::Platform,
+            Dim::DeviceClass,
+            Dim::OsMajor,
+            Dim::ScreenClass,
+            Dim::NetFamily,
+        ],
+        vec![
+            Measure::Count(Some(Cond::SessionStart)),
+            Measure::Count(Some(Cond::SessionCrashed)),
+        ],
+    );
+    let cold = q(
+        &with_kinds(&f, &["cold_start"]),
+        vec![Dim::DeviceModel, Dim::BucketA],
+        vec![Measure::Count(None), Measure::Sum(Col::DurationMs, None)],
+    );
+    let perf_f = with_kinds(&f, &["perf"]);
+    let cpu = q(
+        &perf_f,
+        vec![Dim::BucketA],
+        vec![
+            Measure::Count(Some(Cond::HasCpu)),
+            Measure::Sum(Col::CpuPct, Some(Cond::HasCpu)),
+        ],
+    );
+    let mem = q(
+        &perf_f,
+        vec![Dim::BucketB],
+        vec![
+            Measure::Count(Some(Cond::HasMemory)),
+            Measure::Sum(Col::MemoryMb, Some(Cond::HasMemory)),
+        ],
+    );
+    let install = q(
+        &with_kinds(&f, &["install"]),
+        vec![Dim::DeviceModel, Dim::Platform, Dim::Abi],
+        vec![
+            Measure::Count(None),
+            Measure::Avg(Col::DurationMs, None),
+            Measure::Max(Col::PackageBytes, None),
+        ],
+    );
+    let latency = q(
+        &with_kinds(&f, &["network"]),
+        vec![Dim::Category, Dim::Site, Dim::ReqFamily, Dim::BucketA],
+        vec![Measure::Count(None), Measure::Sum(Col::DurationMs, None)],
+    );
+    let patches = q(
+        &with_kinds(&f, &["hot_update"]),
+        vec![Dim::PatchId],
+        vec![
+            Measure::Installs(Some(Cond::Stage("offered".into()))),
+            Measure::Installs(Some(Cond::Stage("downloaded".into()))),
+            Measure::Installs(Some(Cond::Stage("applied".into()))),
+            Measure::Installs(Some(Cond::Stage("failed".into()))),
+            Measure::Installs(Some(Cond::Stage("rolled_back".into()))),
+            Measure::Max(Col::PackageBytes, None),
+        ],
+    );
+    let (summary, by_model, groups, lifecycle, compat, cold, cpu, mem, install, latency, patches) =
+        tokio::try_join!(
+            store.aggregate(&summary),
+            store.aggregate(&by_model),
+            store.aggregate(&groups),
+            store.aggregate(&lifecycle),
+            store.aggregate(&compat),
+            store.aggregate(&cold),
+            store.aggregate(&cpu),
+            store.aggregate(&mem),
+            store.aggregate(&install),
+            store.aggregate(&latency),
+            store.aggregate(&patches),
+        )?;
+    let s = summary.first().cloned().unwrap_or(AggRow {
+        dims: vec![],
+        values: vec![],
+    });
+    let users = s.count(2);
+    let meta = cp.releases(app)?.into_iter().find(|m| {
+        m.version == release.version && release.build.as_ref().is_none_or(|b| *b == m.build)
+    });
+    let states = cp.group_states(app)?;
+
+    let mut models: Vec<ModelCrash> = by_model
+        .iter()
+        .map(|r| ModelCrash {
+            model: r.dim(0).to_string(),
+            sessions: r.count(0),
+            crashed: r.count(1),
+        })
+        .collect();
+    models.sort_by(|a, b| b.crashed.cmp(&a.crashed).then(a.model.cmp(&b.model)));
+
+    let groups = crate::lifecycle::groups(
+        &groups,
+        &lifecycle,
+        &states,
+        &release.version,
+        users,
+        scope.urgent_share,
+    );
+    let cells = crate::compat::cells(&compat, scope);
+
+    let mut cold_all: BTreeMap<i16, u64> = BTreeMap::new();
+    let mut cold_models: BTreeMap<String, (BTreeMap<i16, u64>, f64)> = BTreeMap::new();
+    let (mut cold_sum, mut cold_n) = (0.0, 0u64);
+    for r in &cold {
+        let Ok(b) = r.dim(1).parse::<i16>() else {
+            continue;
+        };
+        let n = r.count(0);
+        let sum = r.value(1).unwrap_or(0.0);
+        *cold_all.entry(b).or_default() += n;
+        let e = cold_models.entry(r.dim(0).to_string()).or_default();
+        *e.0.entry(b).or_default() += n;
+        e.1 += sum;
+        cold_sum += sum;
+        cold_n += n;
+    }
+    let mean = |sum: f64, n: u64| (n > 0).then(|| sum / n as f64);
+    let cold_start = Dist::from(
+        Histogram::new(cold_all.into_iter().collect()),
+        mean(cold_sum, cold_n),
+    );
+    let cold_start_by_model = cold_models
+        .into_iter()
+        .map(|(m, (h, sum))| {
+            let h = Histogram::new(h.into_iter().collect());
+            let n = h.count();
+            (m, Dist::from(h, mean(sum, n)))
+        })
+        .collect();
+    let sum_col = |rows: &[AggRow]| rows.iter().map(|r| r.value(1).unwrap_or(0.0)).sum::<f64>();
+    let cpu_h = hist(&cpu, 0, 0);
+    let cpu_mean = mean(sum_col(&cpu), cpu_h.count());
+    let mem_h = hist(&mem, 0, 0);
+    let mem_mean = mean(sum_col(&mem), mem_h.count());
+
+    // Install time: one mean per model (weighted over platform/ABI rows).
+    let mut per_model: BTreeMap<String, (f64, u64)> = BTreeMap::new();
+    let mut observed_sizes: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in &install {
+        let n = r.count(0);
+        let e = per_model.entry(r.dim(0).to_string()).or_default();
+        e.0 += r.value(1).unwrap_or(0.0) * n as f64;
+        e.1 += n;
+        let size = r.value(2).unwrap_or(0.0) as u64;
+        let k = (r.dim(1).to_string(), r.dim(2).to_string());
+        let v = observed_sizes.entry(k).or_default();
+        *v = (*v).max(size);
+    }
+    let install_by_model = per_model
+        .into_iter()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(model, (sum, n))| ModelMean {
+            model,
+            mean: sum / n as f64,
+            n,
+        })
+        .collect();
+    let packages = match &meta {
+        Some(m) if !m.package_sizes.is_empty() => m.package_sizes.clone(),
+        _ => observed_sizes
+            .into_iter()
+            .map(|((platform, abi), bytes)| PackageSize {
+                platform,
+                abi,
+                bytes,
+            })
+            .collect(),
+    };
+
+    let mut lat_cat: BTreeMap<String, (BTreeMap<i16, u64>, f64)> = BTreeMap::new();
+    let mut lat_cells: BTreeMap<(String, String, String), (BTreeMap<i16, u64>, f64)> =
+        BTreeMap::new();
+    for r in &latency {
+        let Ok(b) = r.dim(3).parse::<i16>() else {
+            continue;
+        };
+        let (n, sum) = (r.count(0), r.value(1).unwrap_or(0.0));
+        let e = lat_cat.entry(r.dim(0).to_string()).or_default();
+        *e.0.entry(b).or_default() += n;
+        e.1 += sum;
+        let e = lat_cells
+            .entry((
+                r.dim(0).to_string(),
+                r.dim(1).to_string(),
+                r.dim(2).to_string(),
+            ))
+            .or_default();
+        *e.0.entry(b).or_default() += n;
+        e.1 += sum;
+    }
+    let to_dist = |(h, sum): (BTreeMap<i16, u64>, f64)| {
+        let h = Histogram::new(h.into_iter().collect());
+        let n = h.count();
+        Dist::from(h, mean(sum, n))
+    };
+    let latency = lat_cat.into_iter().map(|(k, v)| (k, to_dist(v))).collect();
+    let latency_cells = lat_cells
+        .into_iter()
+        .map(|((category, site, ip_family), v)| LatencyCell {
+            category,
+            site,
+            ip_family,
+            dist: to_dist(v),
+        })
+        .collect();
+    let patches = patches
+        .iter()
+        .map(|r| Patch {
+            patch_id: r.dim(0).to_string(),
+            offered: r.count(0),
+            downloaded: r.count(1),
+            applied: r.count(2),
+            failed: r.count(3),
+            rolled_back: r.count(4),
+            max_bytes: r.value(5).unwrap_or(0.0) as u64,
+        })
+        .collect();
+
+    Ok(Facts {
+        app: app.to_string(),
+        release: release.clone(),
+        sessions: s.count(0),
+        crashed_sessions: s.count(1),
+        abnormal_sessions: s.count(6),
+        users,
+        crashed_users: s.count(3),
+        fatal_crashes: s.count(4),
+        installs: s.count(5),
+        models,
+        groups,
+        cells,
+        cold_start,
+        cold_start_by_model,
+        cpu: Dist::from(cpu_h, cpu_mean),
+        memory: Dist::from(mem_h, mem_mean),
+        install_by_model,
+        packages,
+        latency,
+        latency_cells,
+        notes: meta.as_ref().map(|m| m.notes.clone()),
+        min_version: meta.and_then(|m| m.min_version),
+        patches,
+    })
+}
+
+/// Whether a group state says "resolved" as of a version.
+pub fn resolved_before(state: &GroupState, version: &str) -> bool {
+    state.status == GroupStatus::Resolved
+        && state
+            .resolved_in
+            .as_deref()
+            .is_some_and(|r| compare_versions(version, r).is_gt())
+}

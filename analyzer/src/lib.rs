@@ -1,0 +1,215 @@
+//! The vitals analyzer: stored telemetry → verdicts against the standard
+//! (`../shared/standard/CLAUSES.md`), per app and release.
+//!
+//! * [`policy`]: the standard as TOML rules with clause ids, per-app
+//!   overrides, validation at load.
+//! * [`facts`]: one release's facts, gathered with aggregation queries the
+//!   store pushes down (ClickHouse or SQLite); no raw rows reach Rust.
+//! * [`evaluate`]: rules × facts → pass / fail / insufficient data, with
+//!   Wilson intervals for rates, and the go / no-go decision.
+//! * [`render`]: text, JSON, JUnit, Markdown and HTML outputs.
+//! * [`api`]: the read API.
+
+pub mod api;
+mod compat;
+pub mod evaluate;
+pub mod facts;
+mod lifecycle;
+pub mod policy;
+pub mod render;
+pub mod stats;
+
+use evaluate::{Decision, RuleResult};
+use facts::{Facts, ReleaseRef, Scope};
+use policy::Policy;
+use serde::Serialize;
+use std::sync::Arc;
+use vitals_store::query::{Cond, Dim, Filter, Measure, Query};
+use vitals_store::{ControlPlane, Store, StoreError};
+
+/// Errors of the analyzer.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyzerError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("no data for release {release} of app {app}")]
+    NoRelease { app: String, release: String },
+    #[error("{0}")]
+    Policy(#[from] policy::PolicyError),
+}
+
+/// A release's evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    pub app: String,
+    pub release: String,
+    pub decision: Decision,
+    pub results: Vec<RuleResult>,
+    pub facts: Facts,
+    /// The baseline release's results, for comparison.
+    pub baseline: Option<Box<Evaluation>>,
+}
+
+/// One release in the app's list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseRow {
+    pub version: String,
+    pub build: String,
+    pub sessions: u64,
+    pub crashed_sessions: u64,
+    pub users: u64,
+    pub crashed_users: u64,
+    pub fatal_crashes: u64,
+    pub first_seen: u32,
+    pub last_seen: u32,
+}
+
+/// The analyzer service.
+#[derive(Clone)]
+pub struct Analyzer {
+    pub store: Arc<dyn Store>,
+    pub cp: Arc<ControlPlane>,
+    pub policy: Arc<Policy>,
+    pub timezone: String,
+}
+
+impl Analyzer {
+    pub fn new(
+        store: Arc<dyn Store>,
+        cp: Arc<ControlPlane>,
+        policy: Policy,
+        timezone: &str,
+    ) -> Analyzer {
+        Analyzer {
+            store,
+            cp,
+            policy: Arc::new(policy),
+            timezone: timezone.to_string(),
+        }
+    }
+
+    /// Releases with data, oldest first.
+    pub async fn releases(&self, app: &str) -> Result<Vec<ReleaseRow>, AnalyzerError> {
+        let q = Query {
+            filter: Filter {
+                app_id: app.to_string(),
+                ..Default::default()
+            },
+            group_by: vec![Dim::Version, Dim::Build],
+            measures: vec![
+                Measure::Count(Some(Cond::SessionStart)),
+                Measure::Count(Some(Cond::SessionCrashed)),
+                Measure::Users(None),
+                Measure::Users(Some(Cond::FatalCrash)),
+                Measure::Min(vitals_store::query::Col::Ts, None),
+                Measure::Max(vitals_store::query::Col::Ts, None),
+                Measure::Count(Some(Cond::FatalCrash)),
+            ],
+            ..Default::default()
+        };
+        let mut rows: Vec<ReleaseRow> = self
+            .store
+            .aggregate(&q)
+            .await?
+            .into_iter()
+            .map(|r| ReleaseRow {
+                version: r.dim(0).to_string(),
+                build: r.dim(1).to_string(),
+                sessions: r.count(0),
+                crashed_sessions: r.count(1),
+                users: r.count(2),
+                crashed_users: r.count(3),
+                fatal_crashes: r.count(6),
+                first_seen: r.value(4).unwrap_or(0.0) as u32,
+                last_seen: r.value(5).unwrap_or(0.0) as u32,
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            facts::compare_versions(&a.version, &b.version).then(a.build.cmp(&b.build))
+        });
+        Ok(rows)
+    }
+
+    /// The release before `release` (by version order), if any.
+    pub async fn previous_release(
+        &self,
+        app: &str,
+        release: &ReleaseRef,
+    ) -> Result<Option<ReleaseRef>, AnalyzerError> {
+        let rows = self.releases(app).await?;
+        let mut versions: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
+        versions.dedup();
+        let idx = versions.iter().position(|v| *v == release.version);
+        Ok(idx.and_then(|i| i.checked_sub(1)).map(|i| ReleaseRef {
+            version: versions[i].to_string(),
+            build: None,
+        }))
+    }
+
+    /// The newest release with data.
+    pub async fn latest_release(&self, app: &str) -> Result<Option<ReleaseRef>, AnalyzerError> {
+        Ok(self.releases(app).await?.last().map(|r| ReleaseRef {
+            version: r.version.clone(),
+            build: None,
+        }))
+    }
+
+    /// Gathers facts and evaluates every rule of the policy for the app.
+    pub async fn evaluate(
+        &self,
+        app: &str,
+        release: &ReleaseRef,
+        policy: Option<&Policy>,
+        baseline: Option<&ReleaseRef>,
+    ) -> Result<Evaluation, AnalyzerError> {
+        let policy = policy.unwrap_or(&self.policy);
+        let rules = policy.rules_for(app);
+        let threshold = |m: policy::Metric, d: f64| {
+            rules
+                .iter()
+                .find(|r| r.metric == m)
+                .map(|r| r.threshold)
+                .unwrap_or(d)
+        };
+        let scope = Scope {
+            crash_threshold: threshold(policy::Metric::CrashRatePerSession, 0.0005),
+            urgent_share: threshold(policy::Metric::CrashGroupUserShare, 0.0001),
+            cell_min_sessions: rules
+                .iter()
+                .find(|r| r.metric == policy::Metric::DeviceClassCoverage)
+                .map(|r| r.min_sample)
+                .unwrap_or(100),
+            ..Default::default()
+        };
+        let facts = facts::gather(self.store.as_ref(), &self.cp, app, release, &scope).await?;
+        let has_data = facts.sessions > 0
+            || facts.fatal_crashes > 0
+            || facts.cold_start.n > 0
+            || facts.installs > 0;
+        if !has_data && facts.notes.is_none() {
+            return Err(AnalyzerError::NoRelease {
+                app: app.to_string(),
+                release: release.label(),
+            });
+        }
+        let results: Vec<RuleResult> = rules
+            .iter()
+            .map(|r| evaluate::evaluate(r, &facts))
+            .collect();
+        let decision = evaluate::decide(&results);
+        let baseline = match baseline {
+            Some(b) if b != release => Some(Box::new(
+                Box::pin(self.evaluate(app, b, Some(policy), None)).await?,
+            )),
+            _ => None,
+        };
+        Ok(Evaluation {
+            app: app.to_string(),
+            release: release.label(),
+            decision,
+            results,
+            facts,
+            baseline,
+        })
+    }
+}

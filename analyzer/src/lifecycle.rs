@@ -1,0 +1,81 @@
+//! Crash groups of a release and their lifecycle (5.1b, 5.1c).
+
+use crate::facts::{GroupFact, compare_versions, resolved_before};
+use std::collections::BTreeMap;
+use vitals_store::query::AggRow;
+use vitals_store::releases::{GroupState, GroupStatus};
+
+/// Builds the release's groups from the store's per-group rows (`groups`:
+/// fingerprint, exception → events, users, first, last) and the app-wide
+/// per-(fingerprint, version) rows (`history`).
+pub fn groups(
+    groups: &[AggRow],
+    history: &[AggRow],
+    states: &[GroupState],
+    version: &str,
+    active_users: u64,
+    urgent_share: f64,
+) -> Vec<GroupFact> {
+    // fingerprint → (first release, first seen)
+    let mut first: BTreeMap<&str, (String, u32)> = BTreeMap::new();
+    for r in history.iter().filter(|r| r.count(0) > 0) {
+        let seen = r.value(1).unwrap_or(0.0) as u32;
+        let e = first
+            .entry(r.dim(0))
+            .or_insert_with(|| (r.dim(1).to_string(), seen));
+        if seen < e.1 || (seen == e.1 && compare_versions(r.dim(1), &e.0).is_lt()) {
+            *e = (r.dim(1).to_string(), seen);
+        }
+    }
+    let mut out: Vec<GroupFact> = groups
+        .iter()
+        .filter(|r| r.count(0) > 0)
+        .map(|r| {
+            let fp = r.dim(0).to_string();
+            let users = r.count(1);
+            let share = if active_users == 0 {
+                0.0
+            } else {
+                users as f64 / active_users as f64
+            };
+            let (first_release, first_seen_all) = first
+                .get(fp.as_str())
+                .cloned()
+                .unwrap_or_else(|| (version.to_string(), 0));
+            let st = states.iter().find(|s| s.fingerprint == fp);
+            let state = match st {
+                Some(s) if s.status == GroupStatus::Merged => "merged",
+                Some(s) if s.status == GroupStatus::Ignored => "ignored",
+                Some(s) if resolved_before(s, version) => "regressed",
+                Some(s) if s.status == GroupStatus::Resolved => "resolved",
+                _ if first_release == version => "new",
+                _ => "open",
+            };
+            let time_to_fix_secs = st
+                .and_then(|s| s.resolved_at)
+                .map(|at| at - i64::from(first_seen_all))
+                .filter(|d| *d >= 0);
+            GroupFact {
+                fingerprint: fp,
+                exception_type: r.dim(1).to_string(),
+                events: r.count(0),
+                users,
+                share,
+                urgent: share > urgent_share,
+                first_seen: r.value(2).unwrap_or(0.0) as u32,
+                last_seen: r.value(3).unwrap_or(0.0) as u32,
+                state,
+                first_release,
+                resolved_in: st.and_then(|s| s.resolved_in.clone()),
+                time_to_fix_secs,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.users
+            .cmp(&a.users)
+            .then(b.events.cmp(&a.events))
+            .then(a.fingerprint.cmp(&b.fingerprint))
+    });
+    out
+}

@@ -1,0 +1,291 @@
+//! Outputs of an evaluation: a text table for terminals, JSON, JUnit XML for
+//! CI systems (one test case per rule), Markdown and HTML reports.
+
+use crate::Evaluation;
+use crate::evaluate::{RuleResult, Verdict};
+use crate::policy::{Direction, Metric, Statistic};
+use vitals_i18n::{Lang, Msg};
+
+/// A value with its unit, as people read it.
+pub fn format_value(r: &RuleResult, v: f64) -> String {
+    match r.metric {
+        Metric::CrashRatePerSession
+        | Metric::CrashRatePerUser
+        | Metric::CrashRatePerModel
+        | Metric::CrashGroupUserShare => format!("{:.4}%", v * 100.0),
+        Metric::HotUpdateDelivery | Metric::HotUpdateSuccess => format!("{:.2}%", v * 100.0),
+        Metric::DeviceClassCoverage
+        | Metric::OsVersionCoverage
+        | Metric::ScreenCoverage
+        | Metric::NetworkCoverage
+        | Metric::HarmonyosCoverage => format!("{:.0}%", v * 100.0),
+        Metric::PackageSize | Metric::HotUpdateSize => {
+            if v >= 1_048_576.0 {
+                format!("{:.1} MB", v / 1_048_576.0)
+            } else {
+                format!("{:.0} KB", v / 1024.0)
+            }
+        }
+        Metric::InstallTime | Metric::ColdStart | Metric::ServerLatency => format!("{v:.0} ms"),
+        Metric::Cpu => format!("{v:.2}%"),
+        Metric::Memory => format!("{v:.1} MB"),
+        Metric::CrashGroupRegressions => format!("{v:.0}"),
+        Metric::ReleaseNotes => {
+            if v > 0.0 {
+                "✓".into()
+            } else {
+                "✗".into()
+            }
+        }
+        Metric::MinVersionNotice => format!("{v:.1} d"),
+    }
+}
+
+fn threshold_text(r: &RuleResult) -> String {
+    let op = match r.direction {
+        Direction::Below => "<",
+        Direction::AtLeast => "≥",
+    };
+    let stat = match r.statistic {
+        Statistic::Rate
+        | Statistic::Share
+        | Statistic::Coverage
+        | Statistic::Present
+        | Statistic::Days => String::new(),
+        s => format!("{} ", s.as_str()),
+    };
+    format!("{stat}{op} {}", format_value(r, r.threshold))
+}
+
+fn interval_text(r: &RuleResult) -> String {
+    match r.interval {
+        Some((lo, hi)) => format!("[{}, {}]", format_value(r, lo), format_value(r, hi)),
+        None => "—".into(),
+    }
+}
+
+fn value_text(r: &RuleResult) -> String {
+    r.value
+        .map(|v| format_value(r, v))
+        .unwrap_or_else(|| "—".into())
+}
+
+fn columns(lang: Lang) -> Vec<String> {
+    Msg::ReportColumns
+        .text(lang)
+        .split('|')
+        .map(str::to_string)
+        .collect()
+}
+
+fn row(r: &RuleResult, lang: Lang) -> Vec<String> {
+    vec![
+        r.clause.clone(),
+        r.title(lang),
+        value_text(r),
+        threshold_text(r),
+        interval_text(r),
+        format!(
+            "{}{}",
+            r.verdict.text(lang),
+            if r.verdict == Verdict::Fail {
+                format!(" ({})", r.severity.as_str())
+            } else {
+                String::new()
+            }
+        ),
+        r.evidence.render(lang),
+    ]
+}
+
+fn width(s: &str) -> usize {
+    // CJK characters take two terminal columns.
+    s.chars()
+        .map(|c| match c {
+            '\u{1100}'..='\u{115F}'
+            | '\u{2E80}'..='\u{A4CF}'
+            | '\u{AC00}'..='\u{D7A3}'
+            | '\u{F900}'..='\u{FAFF}'
+            | '\u{FE30}'..='\u{FE4F}'
+            | '\u{FF00}'..='\u{FF60}'
+            | '\u{FFE0}'..='\u{FFE6}' => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The terminal table, with the decision last.
+pub fn text(e: &Evaluation, lang: Lang) -> String {
+    let head = columns(lang);
+    let rows: Vec<Vec<String>> = e.results.iter().map(|r| row(r, lang)).collect();
+    let mut widths: Vec<usize> = head.iter().map(|h| width(h)).collect();
+    for r in &rows {
+        for (i, c) in r.iter().enumerate().take(widths.len() - 1) {
+            widths[i] = widths[i].max(width(c));
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i + 1 == cells.len() {
+                    c.clone()
+                } else {
+                    format!("{c}{}", " ".repeat(widths[i].saturating_sub(width(c))))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let mut out = format!("{} {}\n", e.app, e.release);
+    out.push_str(&line(&head));
+    out.push('\n');
+    for r in &rows {
+        out.push_str(&line(r));
+        out.push('\n');
+    }
+    out.push_str(&e.decision.text(lang));
+    out.push('\n');
+    out
+}
+
+fn xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML: one test case per rule; failures carry the severity as type,
+/// rules without enough data are skipped.
+pub fn junit(e: &Evaluation, lang: Lang) -> String {
+    let failures = e
+        .results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .count();
+    let skipped = e
+        .results
+        .iter()
+        .filter(|r| r.verdict == Verdict::InsufficientData)
+        .count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    out.push_str(&format!(
+        "<testsuites name=\"vitals gate\" tests=\"{n}\" failures=\"{failures}\" skipped=\"{skipped}\">\n  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{failures}\" skipped=\"{skipped}\">\n",
+        xml(&format!("{} {}", e.app, e.release)),
+        n = e.results.len()
+    ));
+    for r in &e.results {
+        let summary = format!(
+            "{}: {} ({}); {}",
+            r.title(lang),
+            value_text(r),
+            threshold_text(r),
+            r.evidence.render(lang)
+        );
+        out.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\">",
+            xml(&r.clause),
+            xml(&r.id)
+        ));
+        match r.verdict {
+            Verdict::Pass => {}
+            Verdict::Fail => out.push_str(&format!(
+                "<failure type=\"{}\" message=\"{}\"/>",
+                r.severity.as_str(),
+                xml(&summary)
+            )),
+            Verdict::InsufficientData => out.push_str(&format!(
+                "<skipped message=\"{}\"/>",
+                xml(&format!(
+                    "{}: {} < {}",
+                    r.verdict.text(lang),
+                    r.sample,
+                    r.min_sample
+                ))
+            )),
+        }
+        out.push_str(&format!(
+            "<system-out>{}</system-out></testcase>\n",
+            xml(&summary)
+        ));
+    }
+    out.push_str("  </testsuite>\n</testsuites>\n");
+    out
+}
+
+fn local_now(tz: &str) -> String {
+    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+    chrono::Utc::now()
+        .with_timezone(&tz)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// The Markdown compliance report.
+pub fn markdown(e: &Evaluation, lang: Lang, tz: &str) -> String {
+    let mut out = format!(
+        "# {}\n\n",
+        Msg::ReportTitle.render(lang, &[("app", &e.app), ("release", &e.release)])
+    );
+    out.push_str(&format!(
+        "{}\n\n**{}**\n\n",
+        Msg::ReportGenerated.render(lang, &[("time", &local_now(tz)), ("tz", &tz)]),
+        e.decision.text(lang)
+    ));
+    let head = columns(lang);
+    out.push_str(&format!(
+        "| {} |\n|{}|\n",
+        head.join(" | "),
+        vec!["---"; head.len()].join("|")
+    ));
+    for r in &e.results {
+        let cells: Vec<String> = row(r, lang)
+            .into_iter()
+            .map(|c| c.replace('|', "\\|"))
+            .collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    if !e.facts.groups.is_empty() {
+        out.push_str("\n## 5.1b / 5.1c\n\n| fingerprint | exception | users | share | state | first release |\n|---|---|---|---|---|---|\n");
+        for g in e.facts.groups.iter().take(20) {
+            out.push_str(&format!(
+                "| {}{} | {} | {} | {:.4}% | {} | {} |\n",
+                g.fingerprint,
+                if g.urgent { " ⚠" } else { "" },
+                g.exception_type.replace('|', "\\|"),
+                g.users,
+                g.share * 100.0,
+                g.state,
+                g.first_release
+            ));
+        }
+    }
+    out
+}
+
+/// A self-contained HTML report (no external assets).
+pub fn html(e: &Evaluation, lang: Lang, tz: &str) -> String {
+    let title = Msg::ReportTitle.render(lang, &[("app", &e.app), ("release", &e.release)]);
+    let mut rows = String::new();
+    for r in &e.results {
+        let cls = r.verdict.as_str();
+        let cells: String = row(r, lang)
+            .iter()
+            .map(|c| format!("<td>{}</td>", xml(c)))
+            .collect();
+        rows.push_str(&format!("<tr class=\"{cls}\">{cells}</tr>\n"));
+    }
+    let head: String = columns(lang)
+        .iter()
+        .map(|h| format!("<th scope=\"col\">{}</th>", xml(h)))
+        .collect();
+    format!(
+        "<!doctype html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{t}</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2rem}}table{{border-collapse:collapse}}td,th{{border:1px solid #888;padding:.3rem .5rem;text-align:left}}tr.fail td{{background:#fde2e2}}tr.insufficient_data td{{background:#f3f3f3}}</style></head>\n<body><h1>{t}</h1><p>{}</p><p><strong>{}</strong></p>\n<table><thead><tr>{head}</tr></thead><tbody>\n{rows}</tbody></table></body></html>\n",
+        lang.tag(),
+        xml(&Msg::ReportGenerated.render(lang, &[("time", &local_now(tz)), ("tz", &tz)])),
+        xml(&e.decision.text(lang)),
+        t = xml(&title),
+    )
+}
