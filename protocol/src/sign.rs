@@ -9,7 +9,7 @@
 //! | `X-Vitals-Nonce` | 16–64 random characters, never reused |
 //! | `X-Vitals-Signature` | lowercase hex HMAC-SHA256 of the canonical string |
 //!
-//! The canonical string is five lines joined by `\n`:
+//! The canonical string is six lines joined by `\n`:
 //!
 //! ```text
 //! VITALS-HMAC-SHA256
@@ -20,8 +20,8 @@
 //! <lowercase hex SHA-256 of the request body exactly as sent>
 //! ```
 //!
-//! (the literal scheme name, method, path without query, timestamp, nonce,
-//! body digest). The body digest is over the bytes on the wire, so a
+//! (the literal scheme name, method, path without query, timestamp as plain
+//! decimal, nonce, body digest). The body digest is over the bytes on the wire, so a
 //! compressed body is signed compressed.
 
 use hmac::{Hmac, Mac};
