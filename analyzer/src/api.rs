@@ -323,8 +323,8 @@ async fn crash_groups(
         let mut groups = e.facts.groups.clone();
         match q.sort.as_deref() {
             None | Some("urgent") | Some("users") => {}
-            Some("events") => groups.sort_by(|a, b| b.events.cmp(&a.events)),
-            Some("recent") => groups.sort_by(|a, b| b.last_seen.cmp(&a.last_seen)),
+            Some("events") => groups.sort_by_key(|g| std::cmp::Reverse(g.events)),
+            Some("recent") => groups.sort_by_key(|g| std::cmp::Reverse(g.last_seen)),
             Some(other) => {
                 return Err(ApiError::Invalid(format!(
                     "sort must be urgent, users, events or recent, not {other}"

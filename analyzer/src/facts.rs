@@ -221,6 +221,9 @@ fn hist(rows: &[AggRow], dim: usize, count: usize) -> Histogram {
 }
 
 /// Gathers the facts of `release` of `app`.
+/// A histogram under construction with its value sum.
+type Acc = (BTreeMap<i16, u64>, f64);
+
 pub async fn gather(
     store: &dyn Store,
     cp: &ControlPlane,
@@ -391,7 +394,7 @@ pub async fn gather(
     let cells = crate::compat::cells(&compat, scope);
 
     let mut cold_all: BTreeMap<i16, u64> = BTreeMap::new();
-    let mut cold_models: BTreeMap<String, (BTreeMap<i16, u64>, f64)> = BTreeMap::new();
+    let mut cold_models: BTreeMap<String, Acc> = BTreeMap::new();
     let (mut cold_sum, mut cold_n) = (0.0, 0u64);
     for r in &cold {
         let Ok(b) = r.dim(1).parse::<i16>() else {
@@ -459,8 +462,8 @@ pub async fn gather(
             .collect(),
     };
 
-    let mut lat_cat: BTreeMap<String, (BTreeMap<i16, u64>, f64)> = BTreeMap::new();
-    let mut lat_cells: BTreeMap<(String, String, String), (BTreeMap<i16, u64>, f64)> =
+    let mut lat_cat: BTreeMap<String, Acc> = BTreeMap::new();
+    let mut lat_cells: BTreeMap<(String, String, String), Acc> =
         BTreeMap::new();
     for r in &latency {
         let Ok(b) = r.dim(3).parse::<i16>() else {
@@ -480,7 +483,7 @@ pub async fn gather(
         *e.0.entry(b).or_default() += n;
         e.1 += sum;
     }
-    let to_dist = |(h, sum): (BTreeMap<i16, u64>, f64)| {
+    let to_dist = |(h, sum): Acc| {
         let h = Histogram::new(h.into_iter().collect());
         let n = h.count();
         Dist::from(h, mean(sum, n))

@@ -1,0 +1,213 @@
+//! End-to-end: the real binary ingests exact fleets, then `vitals gate`
+//! answers with the documented exit codes and JUnit XML.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::process::Command;
+
+const APP: &str = "gate";
+
+fn batch_json(
+    id: &str,
+    version: &str,
+    user: u64,
+    events: Vec<serde_json::Value>,
+) -> vitals_protocol::Batch {
+    serde_json::from_value(json!({
+        "v": 1, "batch_id": id, "app_id": APP,
+        "release": {"version": version, "build": "1"}, "platform": "android",
+        "device": {"model": "SM-S9180", "os_version": "14", "screen": {"width": 1080, "height": 2340, "density": 2.75}},
+        "install_id": format!("inst-{user}"), "user_id": format!("user-{user}"), "events": events
+    }))
+    .expect("valid batch")
+}
+
+/// `users` users with one session each, the first `crashed` of them
+/// crashing, and 200 cold starts of 900 ms.
+fn fleet(version: &str, users: u64, crashed: u64) -> Vec<vitals_protocol::Batch> {
+    let ts = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        - 600)
+        * 1000;
+    (0..users)
+        .map(|u| {
+            let sid = format!("{version}-{u}");
+            let mut ev = vec![json!({"type": "session", "ts": ts, "session_id": sid, "phase": "start"})];
+            if u < crashed {
+                ev.push(json!({"type": "session", "ts": ts + 5000, "session_id": sid, "phase": "end", "status": "crashed", "duration_ms": 5000}));
+                ev.push(json!({"type": "crash", "ts": ts + 5000, "crash_id": format!("c-{sid}"), "exception_type": "java.lang.IllegalStateException",
+                    "threads": [{"crashed": true, "frames": [{"module": "com.broker.trade.OrderBook", "function": "submit", "line": 88}]}]}));
+            } else {
+                ev.push(json!({"type": "session", "ts": ts + 5000, "session_id": sid, "phase": "end", "status": "ok", "duration_ms": 5000}));
+            }
+            if u < 200 {
+                ev.push(json!({"type": "cold_start", "ts": ts, "duration_ms": 900}));
+            }
+            batch_json(&format!("{version}-b{u}"), version, u, ev)
+        })
+        .collect()
+}
+
+fn gate(data: &std::path::Path, release: &str, format: &str) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .args([
+            "gate",
+            "--app",
+            APP,
+            "--release",
+            release,
+            "--format",
+            format,
+            "--lang",
+            "en",
+            "--data-dir",
+        ])
+        .arg(data)
+        .output()
+        .expect("run vitals gate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_exit_codes_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let key = create_key(&data, APP);
+    let v = Vitals::serve(&data, None);
+    let client = reqwest::Client::new();
+    let mut all = fleet("1.0.0", 2000, 0);
+    all.extend(fleet("2.0.0", 2000, 100));
+    all.extend(fleet("3.0.0", 40, 0));
+    for b in &all {
+        assert_eq!(post(&client, &v.url, &key, b).await, 202);
+    }
+    // Wait until stored: the releases API counts sessions.
+    let token_out = Command::new(bin())
+        .args([
+            "tokens",
+            "create",
+            "--role",
+            "viewer",
+            "--lang",
+            "en",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let token = String::from_utf8_lossy(&token_out.stdout)
+        .split_whitespace()
+        .last()
+        .unwrap()
+        .to_string();
+    let mut stored = 0;
+    for _ in 0..200 {
+        let body: serde_json::Value = client
+            .get(format!("{}/api/v1/apps/{APP}/releases", v.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        stored = body["releases"]
+            .as_array()
+            .map(|r| r.iter().map(|x| x["sessions"].as_u64().unwrap_or(0)).sum())
+            .unwrap_or(0);
+        if stored == 4040 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored, 4040);
+    v.terminate();
+
+    let (code, out, err) = gate(&data, "1.0.0", "text");
+    assert_eq!(code, 0, "good release is go:\n{out}\n{err}");
+    assert!(out.contains("Decision: GO"), "{out}");
+
+    let (code, out, _) = gate(&data, "2.0.0", "junit");
+    assert_eq!(code, 1, "bad release is no-go:\n{out}");
+    assert!(out.starts_with("<?xml"), "{out}");
+    assert!(out.contains(r#"<testcase classname="5.1a" name="5.1a/crash_rate_per_session"><failure type="blocker""#), "{out}");
+    assert!(
+        out.contains(r#"name="5.1b/crash_group_user_share"><failure type="urgent""#),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"name="5.3c/cold_start"><system-out>"#),
+        "cold start passes: {out}"
+    );
+    let cases = out.matches("<testcase ").count();
+    assert!(out.contains(&format!("tests=\"{cases}\"")), "{out}");
+
+    let (code, out, _) = gate(&data, "3.0.0", "json");
+    assert_eq!(code, 2, "40 sessions is insufficient data:\n{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["decision"], "insufficient_data");
+
+    let (code, _, err) = gate(&data, "9.9.9", "text");
+    assert_eq!(code, 2);
+    assert!(err.contains("no data for release 9.9.9"), "{err}");
+
+    // A policy error is refused with the rule and the reason, exit 2.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[override]]\napp = \"gate\"\nclause = \"5.3c\"\nstatistic = \"rate\"\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args([
+            "gate",
+            "--app",
+            APP,
+            "--release",
+            "1.0.0",
+            "--lang",
+            "en",
+            "--policy",
+        ])
+        .arg(&bad)
+        .arg("--data-dir")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("5.3c/cold_start") && err.contains("statistic"),
+        "{err}"
+    );
+
+    // The Markdown report names the clauses.
+    let out = Command::new(bin())
+        .args([
+            "report",
+            "--app",
+            APP,
+            "--release",
+            "2.0.0",
+            "--lang",
+            "en",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains("# gate 2.0.0 compliance report") && md.contains("| 5.1a |"),
+        "{md}"
+    );
+}
