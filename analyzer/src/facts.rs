@@ -463,8 +463,7 @@ pub async fn gather(
     };
 
     let mut lat_cat: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut lat_cells: BTreeMap<(String, String, String), Acc> =
-        BTreeMap::new();
+    let mut lat_cells: BTreeMap<(String, String, String), Acc> = BTreeMap::new();
     for r in &latency {
         let Ok(b) = r.dim(3).parse::<i16>() else {
             continue;
