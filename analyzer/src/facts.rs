@@ -181,6 +181,10 @@ pub struct Scope {
     pub cell_min_sessions: u64,
     pub crash_threshold: f64,
     pub urgent_share: f64,
+    /// Only events in this time range (Unix seconds, inclusive); alerts
+    /// evaluate a window, releases their whole life.
+    pub since: Option<u32>,
+    pub until: Option<u32>,
 }
 
 impl Default for Scope {
@@ -190,6 +194,8 @@ impl Default for Scope {
             cell_min_sessions: 100,
             crash_threshold: 0.0005,
             urgent_share: 0.0001,
+            since: None,
+            until: None,
         }
     }
 }
@@ -236,6 +242,8 @@ pub async fn gather(
         version: Some(release.version.clone()),
         build: release.build.clone(),
         exclude_untrusted: scope.exclude_untrusted,
+        since: scope.since,
+        until: scope.until,
         ..Default::default()
     };
     let summary = q(

@@ -53,6 +53,7 @@ fn batch(id: String, version: &str, user: u64, events: Vec<Event>) -> AcceptedBa
             install_id: format!("i{user}"),
             user_id: Some(format!("u{user}")),
             consent: Consent::default(),
+            environment: None,
             sent_at: None,
             events,
         },

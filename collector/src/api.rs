@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use vitals_i18n::Lang;
 use vitals_protocol::{AcceptedBatch, sign};
-use vitals_store::control::Role;
+use vitals_store::control::{App, Role};
 
 type Shared = web::Data<Arc<Inner>>;
 
@@ -20,7 +20,8 @@ pub fn configure(inner: Arc<Inner>, cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(healthz))
         .route("/readyz", web::get().to(readyz))
         .route("/metrics", web::get().to(metrics))
-        .route("/api/v1/users/{pseudonym}", web::delete().to(erase_user));
+        .route("/api/v1/users/{pseudonym}", web::delete().to(erase_user))
+        .configure(crate::sentry::configure);
 }
 
 /// The response language: `Accept-Language`, else the configured default.
@@ -33,7 +34,7 @@ pub fn lang(req: &HttpRequest, default: Lang) -> Lang {
     )
 }
 
-fn now_ms() -> i64 {
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -47,7 +48,7 @@ fn header<'a>(req: &'a HttpRequest, name: &'static str) -> Result<&'a str, ApiEr
         .ok_or(ApiError::MissingHeader(name))
 }
 
-async fn read_body(
+pub async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,
@@ -128,19 +129,44 @@ async fn ingest(
         .get("content-encoding")
         .and_then(|v| v.to_str().ok());
     let json = decode::decompress(encoding, &body, limits.max_decompressed_bytes)?;
-    let mut batch = vitals_protocol::decode(&json)?;
-    vitals_protocol::validate(&batch, limits, now)?;
+    let batch = vitals_protocol::decode(&json)?;
+    let client_ip = req.peer_addr().map(|a| a.ip().to_string());
+    let batch_id = batch.batch_id.clone();
+    let admitted = admit(st, &app, batch, now, client_ip).await?;
+    Ok(HttpResponse::Accepted().json(json!({
+        "batch_id": batch_id, "accepted": admitted.events, "duplicate": admitted.duplicate
+    })))
+}
+
+/// What [`admit`] did with a batch.
+pub struct Admitted {
+    pub events: usize,
+    pub duplicate: bool,
+}
+
+/// The common tail of every ingest path (native and Sentry): validate,
+/// check the app, the recent-duplicate cache and the rate limit, apply the
+/// privacy rules, and spool durably. Returns once the batch is on disk.
+pub async fn admit(
+    st: &Inner,
+    app: &App,
+    mut batch: vitals_protocol::Batch,
+    now: i64,
+    peer_ip: Option<String>,
+) -> Result<Admitted, ApiError> {
+    vitals_protocol::validate(&batch, &st.cfg.limits, now)?;
     if batch.app_id != app.app_id {
         return Err(ApiError::AppMismatch {
-            key_app: app.app_id,
+            key_app: app.app_id.clone(),
             batch_app: batch.app_id,
         });
     }
     let n_events = batch.events.len();
     if st.seen_recently(&app.app_id, &batch.batch_id) {
-        return Ok(HttpResponse::Accepted().json(json!({
-            "batch_id": batch.batch_id, "accepted": 0, "duplicate": true
-        })));
+        return Ok(Admitted {
+            events: 0,
+            duplicate: true,
+        });
     }
     st.limiter
         .take(&app.app_id, n_events as u64, Instant::now())
@@ -149,11 +175,7 @@ async fn ingest(
             retry,
         })?;
     privacy::apply(&mut batch, &app.pseudonym_secret, &st.scrubber);
-    let client_ip = if app.store_ip {
-        req.peer_addr().map(|a| a.ip().to_string())
-    } else {
-        None
-    };
+    let client_ip = if app.store_ip { peer_ip } else { None };
     let kinds: Vec<&'static str> = batch.events.iter().map(|e| e.kind().as_str()).collect();
     let accepted = AcceptedBatch {
         app_id: app.app_id.clone(),
@@ -177,9 +199,10 @@ async fn ingest(
         st.metrics.events_accepted.with_label_values(&[k]).inc();
     }
     st.metrics.spool_bytes.set(st.spool.bytes() as i64);
-    Ok(HttpResponse::Accepted().json(json!({
-        "batch_id": accepted.batch.batch_id, "accepted": n_events, "duplicate": false
-    })))
+    Ok(Admitted {
+        events: n_events,
+        duplicate: false,
+    })
 }
 
 async fn healthz() -> HttpResponse {

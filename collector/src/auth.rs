@@ -54,6 +54,18 @@ impl KeyCache {
         self.keys.read().ok()?.get(key_id).cloned()
     }
 
+    /// The app of an ingest key used as a Sentry DSN public key.
+    pub fn app_for_key(&self, key_id: &str) -> Result<App, ApiError> {
+        let key = self
+            .key(key_id)
+            .ok_or_else(|| ApiError::UnknownKey(key_id.chars().take(64).collect()))?;
+        if !key.active {
+            return Err(ApiError::RevokedKey(key.key_id));
+        }
+        self.app(&key.app_id)
+            .ok_or_else(|| ApiError::UnknownKey(key_id.to_string()))
+    }
+
     pub fn app(&self, app_id: &str) -> Option<App> {
         self.apps.read().ok()?.get(app_id).cloned()
     }

@@ -15,6 +15,7 @@ pub struct CollectorConfig {
     pub spool: SpoolConfig,
     pub writer: WriterConfig,
     pub privacy: PrivacyConfig,
+    pub sentry: crate::sentry::SentryConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -18,6 +18,7 @@ pub fn decompress(encoding: Option<&str>, body: &[u8], limit: usize) -> Result<V
         }
         "gzip" | "x-gzip" => Box::new(flate2::read::GzDecoder::new(body)),
         "deflate" => Box::new(flate2::read::ZlibDecoder::new(body)),
+        "br" => Box::new(brotli_decompressor::Decompressor::new(body, 4096)),
         "zstd" => Box::new(
             zstd::stream::read::Decoder::new(body)
                 .map_err(|e| ApiError::BadCompression(e.to_string()))?,
@@ -63,7 +64,7 @@ mod tests {
             Err(ApiError::DecompressedTooLarge(_))
         ));
         assert!(matches!(
-            decompress(Some("br"), b"x", 10),
+            decompress(Some("compress"), b"x", 10),
             Err(ApiError::BadEncoding(_))
         ));
         assert!(matches!(

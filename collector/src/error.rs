@@ -58,6 +58,12 @@ pub enum ApiError {
     StoreUnavailable(String),
     #[error("internal: {0}")]
     Internal(String),
+    #[error("key {key} does not belong to project {project}")]
+    ProjectMismatch { key: String, project: String },
+    #[error("Sentry item {index}: {reason}")]
+    SentryItem { index: usize, reason: String },
+    #[error("Sentry envelope: {0}")]
+    SentryEnvelope(String),
 }
 
 impl ApiError {
@@ -73,10 +79,12 @@ impl ApiError {
             | ReplayedNonce(_)
             | MissingToken
             | BadToken => StatusCode::UNAUTHORIZED,
-            AppMismatch { .. } | Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppMismatch { .. } | Forbidden { .. } | ProjectMismatch { .. } => StatusCode::FORBIDDEN,
             TooLarge(_) | DecompressedTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             BadEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            BadCompression(_) | Invalid(_) => StatusCode::BAD_REQUEST,
+            BadCompression(_) | Invalid(_) | SentryItem { .. } | SentryEnvelope(_) => {
+                StatusCode::BAD_REQUEST
+            }
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             SpoolFull { .. } | SpoolFailed(_) | StoreUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -113,6 +121,9 @@ impl ApiError {
             NotFound(_) => Msg::RequestNotFound,
             StoreUnavailable(_) => Msg::RequestStoreUnavailable,
             Internal(_) => Msg::RequestInternal,
+            ProjectMismatch { .. } => Msg::SentryProjectMismatch,
+            SentryItem { .. } => Msg::SentryItem,
+            SentryEnvelope(_) => Msg::SentryEnvelopeInvalid,
         }
     }
 
@@ -140,6 +151,11 @@ impl ApiError {
             SpoolFull { retry } => m.render(lang, &[("retry", retry)]),
             NotFound(w) => m.render(lang, &[("what", w)]),
             BadSignature | MissingToken | BadToken => m.text(lang),
+            ProjectMismatch { key, project } => {
+                m.render(lang, &[("key", key), ("project", project)])
+            }
+            SentryItem { index, reason } => m.render(lang, &[("index", index), ("reason", reason)]),
+            SentryEnvelope(r) => m.render(lang, &[("reason", r)]),
         }
     }
 

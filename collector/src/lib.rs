@@ -8,13 +8,15 @@
 //! task ([`writer`]) moves spooled batches into the [`Store`].
 
 mod api;
-mod auth;
+mod attachments;
+pub mod auth;
 pub mod config;
 mod decode;
 pub mod error;
 pub mod metrics;
 pub mod privacy;
 mod ratelimit;
+pub mod sentry;
 pub mod spool;
 mod writer;
 
@@ -48,6 +50,8 @@ pub struct Inner {
     pub spool: spool::Spool,
     pub metrics: metrics::Metrics,
     pub lang: Lang,
+    /// Where crash attachments (minidumps…) are written.
+    pub attachments_dir: std::path::PathBuf,
     keys: auth::KeyCache,
     nonces: auth::NonceCache,
     limiter: ratelimit::RateLimiter,
@@ -79,6 +83,25 @@ impl Inner {
             }
             Err(e) => tracing::warn!(error = %e, "could not refresh erasures"),
         }
+    }
+
+    /// Verifies a request signed like ingest (key, timestamp window, HMAC,
+    /// nonce) with this collector's key and nonce caches; used by the
+    /// client-config endpoint (`control/`).
+    pub fn verify_signed(
+        &self,
+        h: &auth::SignedHeaders<'_>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<vitals_store::control::App, ApiError> {
+        auth::verify(
+            &self.keys,
+            &self.nonces,
+            self.cfg.auth.max_skew_secs,
+            h,
+            body,
+            now,
+        )
     }
 
     /// True if this (app, batch id) was acknowledged recently by this
@@ -159,6 +182,7 @@ impl Collector {
             erased: RwLock::new(Arc::new(cp.erasures()?)),
             recent: Mutex::new((HashSet::new(), VecDeque::new())),
             store_ok: AtomicBool::new(true),
+            attachments_dir: data_dir.join("attachments"),
             cfg,
             cp,
             store,

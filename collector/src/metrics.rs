@@ -19,6 +19,9 @@ pub struct Metrics {
     pub spool_bytes: IntGauge,
     pub spool_quarantined_bytes: IntCounter,
     pub request_seconds: Histogram,
+    pub sentry_items: IntCounterVec,
+    pub sentry_client_discarded: IntCounterVec,
+    pub attachments: IntCounter,
     pub insert_seconds: Histogram,
 }
 
@@ -118,6 +121,29 @@ impl Metrics {
                     ]),
                 )
                 .expect("valid metric"),
+            ),
+            sentry_items: reg(
+                &r,
+                counter_vec(
+                    "vitals_sentry_items_total",
+                    "Sentry envelope items by type and outcome",
+                    &["type", "outcome"],
+                ),
+            ),
+            sentry_client_discarded: reg(
+                &r,
+                counter_vec(
+                    "vitals_sentry_client_discarded_total",
+                    "Events Sentry SDKs report having dropped (client reports), by reason and category",
+                    &["reason", "category"],
+                ),
+            ),
+            attachments: reg(
+                &r,
+                counter(
+                    "vitals_attachments_stored_total",
+                    "Crash attachments (minidumps, crash reports) stored",
+                ),
             ),
             registry: r,
         }

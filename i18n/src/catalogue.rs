@@ -86,8 +86,8 @@ catalogue! {
         zh: "解压后的请求体超过上限 {limit} 字节",
         en: "decompressed body exceeds the limit of {limit} bytes" }
     RequestBadEncoding = "request.bad_encoding" {
-        zh: "不支持的 Content-Encoding：{encoding}（支持 gzip、zstd、identity）",
-        en: "unsupported Content-Encoding: {encoding} (supported: gzip, zstd, identity)" }
+        zh: "不支持的 Content-Encoding：{encoding}（支持 gzip、deflate、br、zstd、identity）",
+        en: "unsupported Content-Encoding: {encoding} (supported: gzip, deflate, br, zstd, identity)" }
     RequestBadCompression = "request.bad_compression" {
         zh: "请求体无法解压：{reason}",
         en: "the body cannot be decompressed: {reason}" }
@@ -115,6 +115,26 @@ catalogue! {
     RequestStoreUnavailable = "request.store_unavailable" {
         zh: "存储不可用：{reason}",
         en: "storage unavailable: {reason}" }
+
+    // ---- Sentry protocol -----------------------------------------------------
+    SentryProjectMismatch = "sentry.project_mismatch" {
+        zh: "DSN 密钥 {key} 不属于项目 {project}：请检查 DSN 末尾的项目编号（`vitals keys create` 会打印完整 DSN）",
+        en: "DSN key {key} does not belong to project {project}: check the project number at the end of the DSN (`vitals keys create` prints the full DSN)" }
+    SentryItem = "sentry.item" {
+        zh: "第 {index} 项无法处理：{reason}",
+        en: "item {index} cannot be processed: {reason}" }
+    SentryEnvelopeInvalid = "sentry.envelope_invalid" {
+        zh: "信封格式无效：{reason}",
+        en: "invalid envelope: {reason}" }
+    SentryEnvelope = "sentry.envelope_partial" {
+        zh: "信封部分损坏：{reason}；之前的有效内容已保存（{accepted} 个事件），请勿重发",
+        en: "the envelope is partly damaged: {reason}; the valid items before it were kept ({accepted} events), do not resend" }
+    SentryOversized = "sentry.oversized" {
+        zh: "{count} 个条目超过大小上限被丢弃；其余内容已保存（{accepted} 个事件）",
+        en: "{count} items exceeded the size limit and were dropped; the rest was kept ({accepted} events)" }
+    SentryNoSecurity = "sentry.no_security" {
+        zh: "vitals 不接收安全报告（CSP 等）",
+        en: "vitals does not accept security reports (CSP and the like)" }
 
     // ---- validation reasons ----------------------------------------------
     ValUnsupportedVersion = "validate.unsupported_version" {
@@ -277,6 +297,82 @@ catalogue! {
     CliShuttingDown = "cli.shutting_down" {
         zh: "正在停止：等待缓冲中的数据写入存储……",
         en: "shutting down: draining the spool into the store…" }
+    // ---- control plane -----------------------------------------------------
+    ControlDualStack = "control.dual_stack" {
+        zh: "站点 {site} 必须同时提供 IPv4 和 IPv6 地址（6.2b：不得只返回 IPv6）",
+        en: "site {site} must have both IPv4 and IPv6 addresses (6.2b: never IPv6 only)" }
+    ControlPackageTooLarge = "control.package_too_large" {
+        zh: "更新包 {size} 字节，超过上限 {limit} 字节（5.4d）；管理员可附理由放行",
+        en: "the package is {size} bytes, over the limit of {limit} (5.4d); an admin may override it with a reason" }
+    ControlOverrideNeedsAdmin = "control.override_needs_admin" {
+        zh: "只有管理员可以放行超过大小上限的更新包",
+        en: "only an admin may let an oversized package through" }
+    ControlNoticeTooShort = "control.notice_too_short" {
+        zh: "最低版本限制须提前 {days} 天通知，当前只提前 {given} 天（5.4c）",
+        en: "a minimum version must be announced {days} days before enforcement; {given} given (5.4c)" }
+    ControlSameApprover = "control.same_approver" {
+        zh: "申请人不能审批自己的操作：需要另一位操作员批准",
+        en: "the requester may not approve their own action: another operator must approve it" }
+    ControlNotPending = "control.not_pending" {
+        zh: "操作 {id} 不在待审批状态",
+        en: "action {id} is not awaiting approval" }
+    // ---- alerts ----------------------------------------------------------
+    AlertSubjectFired = "alert.subject.fired" {
+        zh: "[{clause}] 告警：{app} {series} {metric} = {value}（阈值 {threshold}）",
+        en: "[{clause}] ALERT: {app} {series} {metric} = {value} (threshold {threshold})" }
+    AlertSubjectOngoing = "alert.subject.ongoing" {
+        zh: "[{clause}] 仍未恢复：{app} {series} {metric} = {value}（阈值 {threshold}）",
+        en: "[{clause}] STILL FIRING: {app} {series} {metric} = {value} (threshold {threshold})" }
+    AlertSubjectRecovered = "alert.subject.recovered" {
+        zh: "[{clause}] 已恢复：{app} {series} {metric} = {value}（阈值 {threshold}）",
+        en: "[{clause}] RECOVERED: {app} {series} {metric} = {value} (threshold {threshold})" }
+    AlertBody = "alert.body" {
+        zh: "规则：{rule}\n条款：{clause}\n应用：{app}\n对象：{series}\n指标：{metric}\n当前值：{value}\n阈值：{threshold}（{direction}）\n样本数：{sample}\n统计窗口：最近 {window} 分钟\n依据：{evidence}\n时间：{time}（{tz}）",
+        en: "Rule: {rule}\nClause: {clause}\nApp: {app}\nSubject: {series}\nMetric: {metric}\nValue: {value}\nThreshold: {threshold} ({direction})\nSample: {sample}\nWindow: last {window} min\nEvidence: {evidence}\nTime: {time} ({tz})" }
+    AlertDirectionBelow = "alert.direction.below" { zh: "须低于阈值", en: "must stay below" }
+    AlertDirectionAtLeast = "alert.direction.at_least" { zh: "须达到阈值", en: "must reach it" }
+    AlertActionApplied = "alert.action.applied" {
+        zh: "已自动执行应急操作 {action}（审计记录 #{audit}），可用 `vitals switch revert {audit}` 一步撤销",
+        en: "emergency action {action} applied automatically (audit entry #{audit}); undo with `vitals switch revert {audit}`" }
+    AlertActionPending = "alert.action.pending" {
+        zh: "应急操作 {action} 等待另一位操作员批准：`vitals switch approve {id}`",
+        en: "emergency action {action} awaits a second operator: `vitals switch approve {id}`" }
+    AlertActionFailed = "alert.action.failed" {
+        zh: "应急操作 {action} 未能执行：{reason}",
+        en: "emergency action {action} could not be carried out: {reason}" }
+    AlertChartCaption = "alert.chart_caption" {
+        zh: "图：蓝线为{metric}，红线为阈值",
+        en: "Chart: blue is {metric}, red is the threshold" }
+    AlertMetricSiteDown = "alert.metric.site_down" { zh: "站点不可用（连续探测失败次数）", en: "site down (consecutive failed probes)" }
+    AlertRuleInvalid = "alert.rule_invalid" {
+        zh: "告警规则 {rule} 无效：{reason}",
+        en: "alert rule {rule} is invalid: {reason}" }
+    DigestSubject = "digest.subject" {
+        zh: "[日报] vitals {date}：{fired} 条告警，{firing} 条仍未恢复",
+        en: "[Daily digest] vitals {date}: {fired} alerts, {firing} still firing" }
+    DigestLine = "digest.line" {
+        zh: "{time} [{clause}] {app} {series} {event}：{value}（阈值 {threshold}）",
+        en: "{time} [{clause}] {app} {series} {event}: {value} (threshold {threshold})" }
+    DigestNone = "digest.none" { zh: "过去 24 小时没有告警。", en: "No alerts in the last 24 hours." }
+    WeeklySubject = "weekly.subject" {
+        zh: "[周报] {app} {release} 合规报告：{decision}",
+        en: "[Weekly] {app} {release} compliance report: {decision}" }
+    // ---- CLI: vitals switch -------------------------------------------------
+    CliSwitchApplied = "cli.switch.applied" {
+        zh: "已执行 {action}（审计记录 #{audit}）",
+        en: "{action} applied (audit entry #{audit})" }
+    CliSwitchPending = "cli.switch.pending" {
+        zh: "{action} 已提交，等待另一位操作员批准：vitals switch approve {id}",
+        en: "{action} requested; a second operator approves it with: vitals switch approve {id}" }
+    CliSwitchReverted = "cli.switch.reverted" {
+        zh: "已撤销审计记录 #{id}（新审计记录 #{audit}）",
+        en: "audit entry #{id} reverted (new audit entry #{audit})" }
+    CliSwitchStatus = "cli.switch.status" {
+        zh: "应用 {app}：配置序号 {seq}，应急指令 {emergency} 条，站点 {sites} 个（不可用 {down} 个），灰度 {rollouts} 个，待审批 {pending} 条",
+        en: "app {app}: config seq {seq}, {emergency} emergency directives, {sites} sites ({down} down), {rollouts} rollouts, {pending} awaiting approval" }
+    CliSwitchKeyRotated = "cli.switch.key_rotated" {
+        zh: "新的客户端配置签名密钥 {key_id} 已启用；旧密钥继续发布，直到 `vitals switch retire-key 旧密钥` 停用",
+        en: "new client-config signing key {key_id} in use; old keys stay published until `vitals switch retire-key OLD_ID`" }
     // ---- symbolicator -----------------------------------------------------
     SymMissingDebugFile = "symbolicator.missing_debug_file" {
         zh: "缺少调试文件：请上传 {kind} {debug_id}（{image}），上传后崩溃会自动重新符号化",

@@ -27,6 +27,9 @@ pub struct Batch {
     pub user_id: Option<String>,
     #[serde(default)]
     pub consent: Consent,
+    /// Deployment environment (`production`, `staging`…), optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
     /// When the SDK sent the batch, Unix milliseconds (informational).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<i64>,
@@ -63,16 +66,20 @@ pub enum Platform {
     AndroidTablet,
     Harmonyos,
     Miniprogram,
+    /// Any other runtime (server or desktop SDKs reporting through the
+    /// Sentry protocol, web pages).
+    Other,
 }
 
 impl Platform {
-    pub const ALL: [Platform; 6] = [
+    pub const ALL: [Platform; 7] = [
         Platform::Ios,
         Platform::Ipados,
         Platform::Android,
         Platform::AndroidTablet,
         Platform::Harmonyos,
         Platform::Miniprogram,
+        Platform::Other,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -83,6 +90,7 @@ impl Platform {
             Platform::AndroidTablet => "android_tablet",
             Platform::Harmonyos => "harmonyos",
             Platform::Miniprogram => "miniprogram",
+            Platform::Other => "other",
         }
     }
 

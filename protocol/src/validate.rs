@@ -184,6 +184,9 @@ pub fn validate(batch: &Batch, limits: &Limits, now_ms: i64) -> Result<(), Valid
     v.short("device.os_version", &batch.device.os_version, false)?;
     v.short("device.abi", &batch.device.abi, true)?;
     v.short("network.carrier", &batch.network.carrier, true)?;
+    if let Some(env) = &batch.environment {
+        v.short("environment", env, true)?;
+    }
     if let Some(u) = &batch.user_id {
         v.short("user_id", u, false)?;
     }

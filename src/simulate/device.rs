@@ -67,7 +67,7 @@ impl VirtualDevice {
             Platform::Android | Platform::AndroidTablet => Runtime::Android,
             Platform::Harmonyos if os_version.starts_with('5') => Runtime::ArkTs,
             Platform::Harmonyos => Runtime::Android,
-            Platform::Miniprogram => Runtime::MiniProgram,
+            Platform::Miniprogram | Platform::Other => Runtime::MiniProgram,
         };
 
         // Integrity signals: a few rooted / jailbroken devices and emulators.
@@ -75,7 +75,7 @@ impl VirtualDevice {
             Platform::Ios | Platform::Ipados => (0.005, 0.003),
             Platform::Android | Platform::AndroidTablet => (0.015, 0.01),
             Platform::Harmonyos => (0.005, 0.005),
-            Platform::Miniprogram => (0.0, 0.0),
+            Platform::Miniprogram | Platform::Other => (0.0, 0.0),
         };
         let rooted = rng.gen_bool(rooted_p);
         let emulator = rng.gen_bool(emulator_p);
@@ -88,7 +88,7 @@ impl VirtualDevice {
         };
         let abi = match platform {
             Platform::Ios | Platform::Ipados => "arm64",
-            Platform::Miniprogram => "",
+            Platform::Miniprogram | Platform::Other => "",
             _ if emulator => "x86_64",
             Platform::Android | Platform::AndroidTablet => {
                 let v7_share = if model.tier == 2 { 0.25 } else { 0.03 };

@@ -230,6 +230,7 @@ impl BatchGenerator {
             install_id: dev.install_id.clone(),
             user_id: dev.user_id.clone(),
             consent: dev.consent,
+            environment: Some("production".into()),
             sent_at: Some((last_ts + rng.gen_range(1_000..60_000)).min(anchor_ms)),
             events,
         }
@@ -429,17 +430,17 @@ impl BatchGenerator {
     }
 
     fn perf(&self, rng: &mut ChaCha8Rng, ctx: &Ctx<'_>, ts: i64) -> PerfEvent {
-        let cpu_median = 14.0 * [0.8, 1.0, 1.3][usize::from(ctx.dev.tier.min(2))];
+        let cpu_median = 2.2 * [0.8, 1.0, 1.3][usize::from(ctx.dev.tier.min(2))];
         let cpu = lognormal(rng, cpu_median, 0.6).clamp(0.1, 400.0);
         let mem_base = match ctx.dev.platform {
-            Platform::Ios => 210.0,
-            Platform::Ipados => 260.0,
-            Platform::Android => 320.0,
-            Platform::AndroidTablet => 360.0,
-            Platform::Harmonyos => 300.0,
-            Platform::Miniprogram => 140.0,
+            Platform::Ios => 120.0,
+            Platform::Ipados => 150.0,
+            Platform::Android => 145.0,
+            Platform::AndroidTablet => 165.0,
+            Platform::Harmonyos => 140.0,
+            Platform::Miniprogram | Platform::Other => 80.0,
         };
-        let mem = lognormal(rng, mem_base, 0.25) * if ctx.bad { 1.1 } else { 1.0 };
+        let mem = lognormal(rng, mem_base, 0.2) * if ctx.bad { 1.35 } else { 1.0 };
         PerfEvent {
             ts,
             cpu_pct: Some((cpu * 10.0).round() / 10.0),
@@ -455,7 +456,7 @@ impl BatchGenerator {
             Platform::Android => 1.05,
             Platform::AndroidTablet => 1.1,
             Platform::Harmonyos => 1.0,
-            Platform::Miniprogram => 1.6,
+            Platform::Miniprogram | Platform::Other => 1.6,
         };
         let median = 900.0
             * platform_factor
@@ -497,7 +498,7 @@ impl BatchGenerator {
             Platform::Android => (72.0, 14.0),
             Platform::AndroidTablet => (74.0, 15.0),
             Platform::Harmonyos => (78.0, 12.0),
-            Platform::Miniprogram => (12.0, 3.0),
+            Platform::Miniprogram | Platform::Other => (12.0, 3.0),
         };
         // The same build has the same size everywhere.
         let jitter =

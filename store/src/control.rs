@@ -26,6 +26,8 @@ pub struct App {
     /// Whether client IPs may be stored (off by default, 4.3.1).
     pub store_ip: bool,
     pub created_at: i64,
+    /// Numeric project id for Sentry DSNs (`http://KEY@host/PROJECT`).
+    pub project: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -123,6 +125,39 @@ CREATE TABLE IF NOT EXISTS crash_groups (
 CREATE TABLE IF NOT EXISTS erasures (
     app_id TEXT NOT NULL, pseudonym TEXT NOT NULL, requested_at INTEGER NOT NULL,
     completed_at INTEGER, PRIMARY KEY (app_id, pseudonym));
+-- operations (store/src/ops.rs): control-plane objects, config sequence,
+-- append-only audit log, pending approvals, alert history, signing keys.
+CREATE TABLE IF NOT EXISTS ops_objects (
+    app_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
+    updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL, PRIMARY KEY (app_id, kind, id));
+CREATE TABLE IF NOT EXISTS ops_config_seq (
+    app_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, changed_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ops_audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, app_id TEXT NOT NULL, kind TEXT NOT NULL, object_id TEXT NOT NULL,
+    reason TEXT NOT NULL, alert TEXT, approved_by TEXT, pending_id TEXT, reverts INTEGER,
+    before TEXT, after TEXT);
+CREATE TRIGGER IF NOT EXISTS ops_audit_no_update BEFORE UPDATE ON ops_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS ops_audit_no_delete BEFORE DELETE ON ops_audit
+    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS ops_pending (
+    id TEXT PRIMARY KEY, app_id TEXT NOT NULL, change TEXT NOT NULL, requested_by TEXT NOT NULL,
+    requested_at INTEGER NOT NULL, status TEXT NOT NULL, decided_by TEXT, decided_at INTEGER,
+    audit_id INTEGER);
+CREATE TABLE IF NOT EXISTS alert_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, rule_id TEXT NOT NULL,
+    app_id TEXT NOT NULL, series TEXT NOT NULL, event TEXT NOT NULL, clause TEXT NOT NULL,
+    value REAL, threshold REAL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alert_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, history_id INTEGER NOT NULL, channel TEXT NOT NULL,
+    target TEXT NOT NULL, attempt INTEGER NOT NULL, ok INTEGER NOT NULL, error TEXT,
+    at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS signing_keys (
+    key_id TEXT PRIMARY KEY, secret BLOB NOT NULL, created_at INTEGER NOT NULL,
+    retired_at INTEGER);
+CREATE TABLE IF NOT EXISTS api_token_names (
+    token_hash TEXT PRIMARY KEY REFERENCES api_tokens(token_hash), name TEXT NOT NULL UNIQUE);
 ";
 
 impl ControlPlane {
@@ -176,7 +211,7 @@ impl ControlPlane {
         Ok(self
             .conn()?
             .query_row(
-                "SELECT app_id, name, pseudonym_secret, store_ip, created_at FROM apps WHERE app_id = ?",
+                "SELECT app_id, name, pseudonym_secret, store_ip, created_at, rowid FROM apps WHERE app_id = ?",
                 params![app_id],
                 |r| {
                     Ok(App {
@@ -185,6 +220,7 @@ impl ControlPlane {
                         pseudonym_secret: r.get(2)?,
                         store_ip: r.get::<_, i64>(3)? != 0,
                         created_at: r.get(4)?,
+                        project: r.get(5)?,
                     })
                 },
             )
@@ -194,7 +230,7 @@ impl ControlPlane {
     pub fn apps(&self) -> Result<Vec<App>> {
         let conn = self.conn()?;
         let mut st = conn.prepare(
-            "SELECT app_id, name, pseudonym_secret, store_ip, created_at FROM apps ORDER BY app_id",
+            "SELECT app_id, name, pseudonym_secret, store_ip, created_at, rowid FROM apps ORDER BY app_id",
         )?;
         let rows = st
             .query_map([], |r| {
@@ -204,6 +240,7 @@ impl ControlPlane {
                     pseudonym_secret: r.get(2)?,
                     store_ip: r.get::<_, i64>(3)? != 0,
                     created_at: r.get(4)?,
+                    project: r.get(5)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

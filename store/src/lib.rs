@@ -13,6 +13,7 @@
 mod clickhouse;
 pub mod control;
 mod error;
+pub mod ops;
 pub mod query;
 pub mod releases;
 pub mod row;

@@ -75,6 +75,8 @@ pub struct EventRow<'a> {
     pub bucket_a: i16,
     /// Log-histogram bucket of the secondary value (perf: memory).
     pub bucket_b: i16,
+    /// Deployment environment, '' when not given.
+    pub environment: &'a str,
 }
 
 /// Column names in table order (shared by both backends' DDL and inserts).
@@ -133,6 +135,7 @@ pub const COLUMNS: &[&str] = &[
     "screen_class",
     "bucket_a",
     "bucket_b",
+    "environment",
 ];
 
 /// Growth factor of histogram buckets: 1 % wide, so a percentile read from
@@ -335,6 +338,7 @@ pub fn rows_from_batch<'a>(
         ),
         bucket_a: BUCKET_NONE,
         bucket_b: BUCKET_NONE,
+        environment: b.environment.as_deref().unwrap_or(""),
     };
     let rows = b
         .events

@@ -43,7 +43,7 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[(
         req_family TEXT NOT NULL, patch_id TEXT NOT NULL, stage TEXT NOT NULL,
         error_code TEXT NOT NULL, name TEXT NOT NULL, value REAL NOT NULL,
         fingerprint TEXT NOT NULL, screen_class TEXT NOT NULL,
-        bucket_a INTEGER NOT NULL, bucket_b INTEGER NOT NULL
+        bucket_a INTEGER NOT NULL, bucket_b INTEGER NOT NULL, environment TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS events_release ON events (app_id, kind, version, build, ts);
     CREATE INDEX IF NOT EXISTS events_user ON events (app_id, user_id);
@@ -182,7 +182,8 @@ fn insert_row(stmt: &mut rusqlite::Statement<'_>, r: &EventRow<'_>) -> rusqlite:
         r.fingerprint.as_ref(),
         r.screen_class,
         r.bucket_a,
-        r.bucket_b
+        r.bucket_b,
+        r.environment
     ])
 }
 

@@ -136,6 +136,7 @@ fn batch(id: &str, version: &str, user: usize, events: Vec<Event>) -> AcceptedBa
             install_id: format!("inst-{user}"),
             user_id: Some(format!("user{user:03}")),
             consent: Consent::default(),
+            environment: None,
             sent_at: None,
             events,
         },

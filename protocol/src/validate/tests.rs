@@ -31,6 +31,7 @@ fn batch(events: Vec<Event>) -> Batch {
         install_id: "inst-1".into(),
         user_id: None,
         consent: Consent::default(),
+        environment: None,
         sent_at: None,
         events,
     }

@@ -78,7 +78,8 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     fingerprint String,
     screen_class String,
     bucket_a Int16,
-    bucket_b Int16
+    bucket_b Int16,
+    environment String
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(ts)
 ORDER BY (app_id, kind, version, build, ts)",
