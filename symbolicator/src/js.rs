@@ -1,0 +1,267 @@
+//! JavaScript: source-map lookups (mini-programs, React Native incl. Hermes,
+//! HarmonyOS ArkTS builds) with original file, line, column, function name
+//! and context lines, through cached `SourceMapCache`s.
+
+use crate::cache::{CacheKind, DerivedCaches};
+use crate::detect::FileKind;
+use crate::error::{Result, SymError};
+use crate::store::{DebugFileMeta, DebugFileStore};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use symbolic_common::ByteView;
+use symbolic_sourcemapcache::{
+    ScopeLookupResult, SourceMapCache, SourceMapCacheWriter, SourcePosition,
+};
+
+/// Lines of context around the looked-up line.
+pub const CONTEXT_LINES: usize = 5;
+
+/// One original location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsLocation {
+    /// Original file name as in the map's `sources`.
+    pub file: Option<String>,
+    /// 0-based line in the original file.
+    pub line: u32,
+    /// 0-based column in the original file.
+    pub col: u32,
+    /// Enclosing original function (`None` for anonymous or unknown scope).
+    pub function: Option<String>,
+    /// `named`, `anonymous` or `unknown`.
+    pub scope_kind: String,
+    /// Original name token at the position.
+    pub name: Option<String>,
+    /// Lines before.
+    pub pre_context: Vec<String>,
+    /// The line.
+    pub context_line: Option<String>,
+    /// Lines after.
+    pub post_context: Vec<String>,
+}
+
+/// Builds a SourceMapCache from a minified source (may be empty, e.g. for
+/// Hermes bytecode) and its source map.
+pub fn build_sourcemapcache(minified: &str, map: &str) -> Result<Vec<u8>> {
+    let writer = SourceMapCacheWriter::new(minified, map).map_err(|e| SymError::Corrupt {
+        kind: "sourcemap",
+        id: String::new(),
+        reason: e.to_string(),
+    })?;
+    let mut out = Vec::new();
+    writer.serialize(&mut out).map_err(|e| SymError::Corrupt {
+        kind: "sourcemap",
+        id: String::new(),
+        reason: e.to_string(),
+    })?;
+    Ok(out)
+}
+
+/// Looks up a 0-based position of the minified file in SourceMapCache bytes.
+pub fn lookup_in(bytes: &[u8], line: u32, col: u32) -> Result<Option<JsLocation>> {
+    let cache = SourceMapCache::parse(bytes).map_err(|e| SymError::Corrupt {
+        kind: "sourcemapcache",
+        id: String::new(),
+        reason: e.to_string(),
+    })?;
+    let Some(loc) = cache.lookup(SourcePosition::new(line, col)) else {
+        return Ok(None);
+    };
+    let (function, scope_kind) = match loc.scope() {
+        ScopeLookupResult::NamedScope(n) => (Some(n.to_string()), "named"),
+        ScopeLookupResult::AnonymousScope => (None, "anonymous"),
+        ScopeLookupResult::Unknown => (None, "unknown"),
+    };
+    let file = loc.file();
+    let lno = loc.line() as usize;
+    let ctx = |range: std::ops::Range<usize>| -> Vec<String> {
+        range
+            .filter_map(|i| file.and_then(|f| f.line(i)))
+            .map(|l| l.trim_end_matches(['\n', '\r']).to_string())
+            .collect()
+    };
+    Ok(Some(JsLocation {
+        file: loc.file_name().map(str::to_string),
+        line: loc.line(),
+        col: loc.column(),
+        function,
+        scope_kind: scope_kind.to_string(),
+        name: loc.name().map(str::to_string),
+        pre_context: ctx(lno.saturating_sub(CONTEXT_LINES)..lno),
+        context_line: loc
+            .line_contents()
+            .map(|l| l.trim_end_matches(['\n', '\r']).to_string()),
+        post_context: ctx(lno + 1..lno + 1 + CONTEXT_LINES),
+    }))
+}
+
+/// The path part of a script URL: scheme and host dropped, `~` prefix
+/// (Sentry's "any host") dropped, query and fragment dropped.
+pub fn url_path(url: &str) -> &str {
+    let u = url.split(['?', '#']).next().unwrap_or(url);
+    let u = match u.find("://") {
+        Some(i) => {
+            let rest = &u[i + 3..];
+            rest.find('/').map(|j| &rest[j..]).unwrap_or("")
+        }
+        None => u,
+    };
+    u.strip_prefix('~').unwrap_or(u)
+}
+
+/// Resolves a `sourceMappingURL` relative to the script URL.
+pub fn resolve_relative(base: &str, rel: &str) -> String {
+    if rel.contains("://") || rel.starts_with('~') || rel.starts_with('/') {
+        return rel.to_string();
+    }
+    match base.rfind('/') {
+        Some(i) => format!("{}{}", &base[..=i], rel),
+        None => rel.to_string(),
+    }
+}
+
+/// Source-map lookups over the store.
+#[derive(Debug, Clone)]
+pub struct JsSymbolizer {
+    store: Arc<DebugFileStore>,
+    caches: Arc<DerivedCaches>,
+}
+
+impl JsSymbolizer {
+    /// A JS symbolizer over `store`.
+    pub fn new(store: Arc<DebugFileStore>, caches: Arc<DerivedCaches>) -> Self {
+        JsSymbolizer { store, caches }
+    }
+
+    fn artifact(
+        &self,
+        app: &str,
+        release: &str,
+        url: &str,
+        kind: FileKind,
+    ) -> Option<Arc<DebugFileMeta>> {
+        let exact = self
+            .store
+            .by_release_url(app, release, url)
+            .into_iter()
+            .find(|m| m.kind == kind);
+        if exact.is_some() {
+            return exact;
+        }
+        // Same path on any host (`~/…`), then same basename.
+        let path = url_path(url);
+        let arts = self.store.release_artifacts(app, release);
+        let by_path = arts
+            .iter()
+            .filter(|m| m.kind == kind)
+            .find(|m| m.url.as_deref().map(url_path) == Some(path))
+            .cloned();
+        by_path.or_else(|| {
+            let base = path.rsplit('/').next().unwrap_or(path);
+            arts.into_iter().filter(|m| m.kind == kind).find(|m| {
+                m.url
+                    .as_deref()
+                    .map(|u| url_path(u).rsplit('/').next().unwrap_or("") == base)
+                    .unwrap_or(false)
+            })
+        })
+    }
+
+    /// Finds the minified file and source map for a script.
+    pub fn resolve(
+        &self,
+        app: &str,
+        release: &str,
+        url: &str,
+    ) -> (Option<Arc<DebugFileMeta>>, Option<Arc<DebugFileMeta>>) {
+        let minified = self.artifact(app, release, url, FileKind::MinifiedSource);
+        let mut map = None;
+        if let Some(m) = &minified {
+            if let Some(id) = &m.js_debug_id {
+                map = self
+                    .store
+                    .by_js_debug_id(app, id)
+                    .into_iter()
+                    .find(|f| f.kind == FileKind::SourceMap);
+            }
+            if map.is_none()
+                && let Some(smu) = &m.source_mapping_url
+            {
+                let base = m.url.as_deref().unwrap_or(url);
+                map = self.artifact(
+                    app,
+                    release,
+                    &resolve_relative(base, smu),
+                    FileKind::SourceMap,
+                );
+            }
+        }
+        if map.is_none() {
+            map = self.artifact(app, release, &format!("{url}.map"), FileKind::SourceMap);
+        }
+        (minified, map)
+    }
+
+    /// Looks up a 1-based (line, col) of `url` in `release`. `Ok(None)`:
+    /// no source map; `Ok(Some(None))`: the map does not cover it.
+    pub fn lookup(
+        &self,
+        app: &str,
+        release: &str,
+        url: &str,
+        line: u32,
+        col: u32,
+    ) -> Result<Option<Option<JsLocation>>> {
+        let (minified, map) = self.resolve(app, release, url);
+        let Some(map) = map else {
+            return Ok(None);
+        };
+        let key = format!(
+            "{}-{}",
+            map.id,
+            minified.as_ref().map(|m| m.id.as_str()).unwrap_or("none")
+        );
+        let view: Arc<ByteView<'static>> =
+            self.caches
+                .get_or_build(CacheKind::SourceMapCache, &key, || {
+                    let map_bytes = self.store.open_file(&map)?;
+                    let min_bytes = match &minified {
+                        Some(m) => Some(self.store.open_file(m)?),
+                        None => None,
+                    };
+                    let map_text = String::from_utf8_lossy(&map_bytes);
+                    let min_text = min_bytes
+                        .as_ref()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default();
+                    build_sourcemapcache(&min_text, &map_text)
+                })?;
+        Ok(Some(lookup_in(
+            &view,
+            line.saturating_sub(1),
+            col.saturating_sub(1),
+        )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            url_path("https://cdn.example.com/static/app.js?v=1"),
+            "/static/app.js"
+        );
+        assert_eq!(url_path("~/static/app.js"), "/static/app.js");
+        assert_eq!(
+            url_path("app:///index.android.bundle"),
+            "/index.android.bundle"
+        );
+        assert_eq!(
+            resolve_relative("https://x/a/b.js", "b.js.map"),
+            "https://x/a/b.js.map"
+        );
+        assert_eq!(resolve_relative("b.js", "b.js.map"), "b.js.map");
+    }
+}
