@@ -6,3 +6,4 @@ pub mod demo;
 pub mod gate;
 pub mod server;
 pub mod simulate;
+pub mod symbols;

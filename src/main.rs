@@ -106,6 +106,31 @@ enum Cmd {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Upload debug files (dSYM, .so/ELF, .sym, PDB, mapping.txt, source
+    /// maps; folders and zips are walked) to a server or a local data dir.
+    UploadSymbols {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        app: String,
+        /// Server URL; without it files go into the local data directory.
+        #[arg(long, env = "VITALS_URL")]
+        url: Option<String>,
+        /// API token (operator or admin) for --url.
+        #[arg(long, env = "VITALS_TOKEN")]
+        token: Option<String>,
+        /// Release the files belong to (source maps).
+        #[arg(long)]
+        release: Option<String>,
+        /// URL prefix of JS files, e.g. `~/static/js/`.
+        #[arg(long)]
+        url_prefix: Option<String>,
+        /// Explicit ProGuard mapping UUID.
+        #[arg(long)]
+        mapping_uuid: Option<String>,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
     /// Manage per-app ingest keys.
     Keys {
         #[command(flatten)]
@@ -283,6 +308,41 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Simulate(a) => simulate_cmd(a).await,
+        Cmd::UploadSymbols {
+            common,
+            app,
+            url,
+            token,
+            release,
+            url_prefix,
+            mapping_uuid,
+            paths,
+        } => {
+            use vitals_symbolicator::upload::{UploadOptions, UploadTarget, upload_paths};
+            let cfg = load(&common, None)?;
+            let target = match url {
+                Some(base_url) => UploadTarget::Remote {
+                    base_url,
+                    token: token.context("--token (or VITALS_TOKEN) is required with --url")?,
+                },
+                None => UploadTarget::Local {
+                    root: cfg.data_dir.join("symbols"),
+                },
+            };
+            let opts = UploadOptions {
+                app,
+                hints: vitals_symbolicator::UploadHints {
+                    release,
+                    mapping_uuid,
+                    ..Default::default()
+                },
+                url_prefix,
+                ..Default::default()
+            };
+            let report = upload_paths(&paths, &target, &opts).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Cmd::Gate {
             common,
             app,

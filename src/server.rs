@@ -96,7 +96,26 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         analyzer,
         lang: cfg.lang(),
     });
-    let collector = Collector::start(cfg.collector.clone(), &cfg.data_dir, cp, store, cfg.lang())?;
+    let symbolicator = vitals_symbolicator::Symbolicator::start(vitals_symbolicator::Config::new(
+        cfg.data_dir.join("symbols"),
+    ))
+    .map_err(|e| std::io::Error::other(format!("symbolicator: {e}")))?;
+    let sym_state = Arc::new(vitals_symbolicator::http::SymbolicatorState::new(
+        symbolicator.clone(),
+        cp.clone(),
+    ));
+    let enricher: Arc<dyn vitals_store::Enricher> = Arc::new(crate::symbols::SymbolEnricher {
+        symbolicator,
+        attachments_dir: cfg.data_dir.join("attachments"),
+    });
+    let collector = Collector::start_with(
+        cfg.collector.clone(),
+        &cfg.data_dir,
+        cp,
+        store,
+        cfg.lang(),
+        Some(enricher),
+    )?;
     let inner = collector.inner.clone();
     let workers = if cfg.workers == 0 {
         std::thread::available_parallelism()
@@ -108,10 +127,12 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
     let server = HttpServer::new(move || {
         let inner = inner.clone();
         let api_state = api_state.clone();
+        let sym_state = sym_state.clone();
         App::new()
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("vitals::http"))
             .configure(move |c| vitals_collector::configure_routes(inner, c))
             .configure(move |c| vitals_analyzer::api::configure(api_state, c))
+            .configure(move |c| vitals_symbolicator::http::configure(c, sym_state))
     })
     .workers(workers)
     .shutdown_timeout(10)

@@ -102,6 +102,8 @@ fn crash(ts: i64, id: String) -> Event {
         }],
         images: vec![],
         raw: None,
+        fingerprint: None,
+        notes: Vec::new(),
     })
 }
 

@@ -52,6 +52,8 @@ pub struct Inner {
     pub lang: Lang,
     /// Where crash attachments (minidumps…) are written.
     pub attachments_dir: std::path::PathBuf,
+    /// Optional step between spool and store (symbolication).
+    enricher: Option<Arc<dyn vitals_store::Enricher>>,
     keys: auth::KeyCache,
     nonces: auth::NonceCache,
     limiter: ratelimit::RateLimiter,
@@ -154,6 +156,19 @@ impl Collector {
         store: Arc<dyn Store>,
         lang: Lang,
     ) -> Result<Collector, CollectorError> {
+        Self::start_with(cfg, data_dir, cp, store, lang, None)
+    }
+
+    /// Like [`Collector::start`], with an enrichment step (the
+    /// symbolicator) between the spool and the store.
+    pub fn start_with(
+        cfg: CollectorConfig,
+        data_dir: &Path,
+        cp: Arc<ControlPlane>,
+        store: Arc<dyn Store>,
+        lang: Lang,
+        enricher: Option<Arc<dyn vitals_store::Enricher>>,
+    ) -> Result<Collector, CollectorError> {
         let dir = cfg
             .spool
             .dir
@@ -183,6 +198,7 @@ impl Collector {
             recent: Mutex::new((HashSet::new(), VecDeque::new())),
             store_ok: AtomicBool::new(true),
             attachments_dir: data_dir.join("attachments"),
+            enricher,
             cfg,
             cp,
             store,

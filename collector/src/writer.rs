@@ -37,7 +37,15 @@ pub async fn run(
                 Ok(Some(rec)) => {
                     end = Some(rec.end);
                     match serde_json::from_slice::<AcceptedBatch>(&rec.payload) {
-                        Ok(b) => {
+                        Ok(mut b) => {
+                            if let Some(e) = &inner.enricher
+                                && b.batch
+                                    .events
+                                    .iter()
+                                    .any(|ev| matches!(ev, vitals_protocol::Event::Crash(_)))
+                            {
+                                e.enrich(&mut b).await;
+                            }
                             events += b.batch.events.len();
                             batches.push(b);
                         }

@@ -111,7 +111,9 @@ macro_rules! app {
 #[actix_web::test]
 async fn every_captured_envelope_is_accepted_and_mapped() {
     // (capture, batches it becomes, events by kind it adds)
-    let cases: &[(&str, u64, &[(&str, u64)])] = &[
+    /// (capture, batches it becomes, events by kind it adds)
+    type Case = (&'static str, u64, &'static [(&'static str, u64)]);
+    let cases: &[Case] = &[
         ("node/node_000", 1, &[("session", 2)]),
         ("node/node_001", 1, &[("session", 2)]),
         ("node/node_002", 0, &[]),

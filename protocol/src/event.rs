@@ -171,6 +171,14 @@ pub struct CrashEvent {
     /// reference…) handed to the symbolicator verbatim.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
+    /// Grouping key. Clients may set it to force a group (like Sentry's
+    /// `fingerprint`); the symbolicator sets it from the symbolicated stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Set by the server: symbolication outcome and the debug files it
+    /// lacked ("upload dSYM 67e9247c-… for CrashProbeiOS").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 fn crate_true() -> bool {
@@ -210,6 +218,9 @@ pub struct Frame {
     pub col: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_app: Option<bool>,
+    /// Set by the symbolicator: this frame was inlined into the next one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inlined: Option<bool>,
 }
 
 /// A loaded binary image (native symbolication key).

@@ -349,6 +349,10 @@ impl Checker<'_> {
                 if let Some(raw) = &c.raw {
                     self.len(&format!("{p}.raw"), raw, self.limits.max_raw_len, true)?;
                 }
+                if let Some(f) = &c.fingerprint {
+                    self.short(&format!("{p}.fingerprint"), f, true)?;
+                }
+                self.items(&format!("{p}.notes"), c.notes.len())?;
                 self.items(&format!("{p}.threads"), c.threads.len())?;
                 self.items(&format!("{p}.images"), c.images.len())?;
                 for (t, th) in c.threads.iter().enumerate() {

@@ -126,6 +126,8 @@ pub(crate) fn crash_event(
         threads: vec![crashed, other],
         images: loader.images,
         raw: None,
+        fingerprint: None,
+        notes: Vec::new(),
     }
 }
 

@@ -129,6 +129,14 @@ pub trait Store: Send + Sync + 'static {
     async fn aggregate(&self, q: &query::Query) -> Result<Vec<query::AggRow>>;
 }
 
+/// A step between the spool and the store that may rewrite accepted
+/// batches (the symbolicator: readable stacks and fingerprints for crash
+/// events). Runs on the writer's task, once per batch, before the insert.
+#[async_trait::async_trait]
+pub trait Enricher: Send + Sync + 'static {
+    async fn enrich(&self, batch: &mut AcceptedBatch);
+}
+
 /// Dedups a slice of batches by `(app_id, batch_id)`, keeping the first of
 /// each; returns the kept indexes and how many were dropped.
 pub(crate) fn dedup_in_chunk(batches: &[AcceptedBatch]) -> (Vec<usize>, usize) {

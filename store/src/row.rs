@@ -376,10 +376,13 @@ fn fill<'a>(r: &mut EventRow<'a>, ev: &'a Event) {
             r.fatal = u8::from(c.fatal);
             r.handled = u8::from(c.handled);
             r.payload = Cow::Owned(
-                serde_json::json!({"threads": c.threads, "images": c.images, "raw": c.raw})
+                serde_json::json!({"threads": c.threads, "images": c.images, "raw": c.raw, "notes": c.notes})
                     .to_string(),
             );
-            r.fingerprint = Cow::Owned(preliminary_fingerprint(c));
+            r.fingerprint = match &c.fingerprint {
+                Some(f) if !f.is_empty() => Cow::Borrowed(f.as_str()),
+                _ => Cow::Owned(preliminary_fingerprint(c)),
+            };
         }
         Event::ColdStart(c) => {
             r.duration_ms = c.duration_ms;

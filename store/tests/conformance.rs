@@ -109,6 +109,8 @@ fn session_pair(ts: i64, sid: &str, crashed: bool) -> Vec<Event> {
             }],
             images: vec![],
             raw: None,
+            fingerprint: None,
+            notes: Vec::new(),
         }));
     }
     v

@@ -266,6 +266,8 @@ mod tests {
                 },
             ],
             raw: None,
+            fingerprint: None,
+            notes: Vec::new(),
         };
         let raw = from_event(&ev);
         assert_eq!(raw.images.len(), 1);

@@ -27,6 +27,8 @@ fn event(report: &str, json: String) -> CrashEvent {
         threads: Vec::new(),
         images: Vec::new(),
         raw: Some(json),
+        fingerprint: None,
+        notes: Vec::new(),
     }
 }
 

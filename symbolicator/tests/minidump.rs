@@ -22,6 +22,8 @@ fn event(dump: &str) -> CrashEvent {
         threads: Vec::new(),
         images: Vec::new(),
         raw: Some(format!("minidump:{b64}")),
+        fingerprint: None,
+        notes: Vec::new(),
     }
 }
 

@@ -176,6 +176,8 @@ fn java_crash_event_is_retraced_with_inlines() {
             ..Default::default()
         }],
         raw: None,
+        fingerprint: None,
+        notes: Vec::new(),
     };
     let c = s.symbolicate_blocking("android", None, &ev);
     let t = c.crashed_thread().expect("thread");

@@ -175,6 +175,8 @@ fn js_crash_event_through_store_by_release_and_url() {
         }],
         images: Vec::new(),
         raw: None,
+        fingerprint: None,
+        notes: Vec::new(),
     };
     let c = s.symbolicate_blocking("web", Some("1.0"), &ev);
     let f = &c.crashed_thread().expect("t").frames[0];

@@ -211,6 +211,7 @@ fn frame(f: &Value) -> Frame {
             .and_then(Value::as_u64)
             .map(|l| l.min(u64::from(u32::MAX)) as u32),
         in_app: f.get("in_app").and_then(Value::as_bool),
+        inlined: None,
     }
 }
 
@@ -302,6 +303,8 @@ pub fn event(ctx: &MapCtx<'_>, index: usize, doc: &Value, raw_ref: Option<String
         }],
         images,
         raw: raw_ref,
+        fingerprint: None,
+        notes: Vec::new(),
     };
     batch_for(ctx, doc, index, None, vec![Event::Crash(crash)])
 }
