@@ -386,6 +386,9 @@ async fn run(cli: Cli) -> Result<()> {
             match cmd {
                 KeysCmd::Create { app } => {
                     let k = cp.create_key(&app)?;
+                    let project = cp.app(&k.app_id)?.map(|a| a.project).unwrap_or(0);
+                    // Sentry SDKs take the key id as the DSN's public key.
+                    let dsn = format!("http://{}@{}/{project}", k.key_id, cfg.listen);
                     println!(
                         "{}",
                         Msg::CliKeyCreated.render(
@@ -393,7 +396,8 @@ async fn run(cli: Cli) -> Result<()> {
                             &[
                                 ("app", &k.app_id),
                                 ("key_id", &k.key_id),
-                                ("secret", &k.secret)
+                                ("secret", &k.secret),
+                                ("dsn", &dsn)
                             ]
                         )
                     );
