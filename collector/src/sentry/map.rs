@@ -295,12 +295,18 @@ pub fn event(ctx: &MapCtx<'_>, index: usize, doc: &Value, raw_ref: Option<String
         message: short(message, 8000),
         fatal,
         handled: !fatal,
-        threads: vec![Thread {
-            id: 0,
-            name: str_at(doc, &["platform"]).unwrap_or("").to_string(),
-            crashed: true,
-            frames,
-        }],
+        // No frames (a minidump-only crash): no thread, so the
+        // symbolicator walks the stack from the raw payload.
+        threads: if frames.is_empty() {
+            Vec::new()
+        } else {
+            vec![Thread {
+                id: 0,
+                name: str_at(doc, &["platform"]).unwrap_or("").to_string(),
+                crashed: true,
+                frames,
+            }]
+        },
         images,
         raw: raw_ref,
         fingerprint: None,
