@@ -246,8 +246,10 @@ pub async fn gather(
         until: scope.until,
         ..Default::default()
     };
+    // Active users are users with a session or a crash in the release; the
+    // kind filter also lets the backend use its (app, kind, version) order.
     let summary = q(
-        &f,
+        &with_kinds(&f, &["session", "crash"]),
         vec![],
         vec![
             Measure::Count(Some(Cond::SessionStart)),

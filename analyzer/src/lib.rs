@@ -91,8 +91,10 @@ impl Analyzer {
     /// Releases with data, oldest first.
     pub async fn releases(&self, app: &str) -> Result<Vec<ReleaseRow>, AnalyzerError> {
         let q = Query {
+            // Sessions and crashes define a release's users (as in facts).
             filter: Filter {
                 app_id: app.to_string(),
+                kinds: vec!["session".into(), "crash".into()],
                 ..Default::default()
             },
             group_by: vec![Dim::Version, Dim::Build],
@@ -184,8 +186,13 @@ impl Analyzer {
         let facts = facts::gather(self.store.as_ref(), &self.cp, app, release, &scope).await?;
         let has_data = facts.sessions > 0
             || facts.fatal_crashes > 0
+            || facts.installs > 0
             || facts.cold_start.n > 0
-            || facts.installs > 0;
+            || facts.cpu.n > 0
+            || facts.memory.n > 0
+            || !facts.install_by_model.is_empty()
+            || !facts.latency.is_empty()
+            || !facts.patches.is_empty();
         if !has_data && facts.notes.is_none() {
             return Err(AnalyzerError::NoRelease {
                 app: app.to_string(),
