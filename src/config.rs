@@ -26,6 +26,10 @@ pub struct Config {
     /// Policy file (TOML) overriding or replacing the built-in standard.
     pub policy: Option<PathBuf>,
     pub collector: CollectorConfig,
+    /// Client config, sites and probes, rollouts, emergency actions.
+    pub control: vitals_control::ControlSettings,
+    /// Alert rules, SMTP, digests.
+    pub alerts: vitals_alerts::AlertSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -60,6 +64,8 @@ impl Default for Config {
             workers: 0,
             policy: None,
             collector: CollectorConfig::default(),
+            control: Default::default(),
+            alerts: Default::default(),
         }
     }
 }

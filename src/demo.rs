@@ -47,6 +47,7 @@ pub async fn run(
             t
         }
     };
+    let users = demo_users(&cp, &cfg.data_dir.join("demo-users"))?;
     let running = server::start(&cfg).await?;
     let url = format!("http://{}", running.addr);
     println!(
@@ -64,6 +65,10 @@ pub async fn run(
         "{}",
         Msg::CliDemoToken.render(lang, &[("token", &token), ("path", &token_path.display())])
     );
+    println!("{}", Msg::CliDemoUsers.render(lang, &[("url", &url)]));
+    for (name, password, role) in &users {
+        println!("  {name} / {password} / {role}");
+    }
     println!("{}", Msg::CliDemoSamples.text(lang));
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/api/v1/apps");
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/api/v1/apps/{DEMO_APP}/releases");
@@ -97,4 +102,49 @@ pub async fn run(
     }
     running.stop().await;
     Ok(())
+}
+
+/// Dashboard users of the demo (two operators for two-person approval, a
+/// viewer, an admin), with passwords kept in `path` so a restarted demo
+/// prints the same ones.
+fn demo_users(
+    cp: &vitals_store::ControlPlane,
+    path: &std::path::Path,
+) -> Result<Vec<(String, String, &'static str)>> {
+    let saved = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut lines = String::new();
+    for (name, role) in [
+        ("ops-a", Role::Operator),
+        ("ops-b", Role::Operator),
+        ("viewer", Role::Viewer),
+        ("admin", Role::Admin),
+    ] {
+        let known = saved
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .find(|(n, _)| *n == name)
+            .map(|(_, p)| p.to_string());
+        let exists = cp.users()?.iter().any(|u| u.name == name);
+        let password = match known {
+            Some(p) if exists => p,
+            _ => {
+                let p = format!(
+                    "{:016x}{:04x}",
+                    rand::random::<u64>(),
+                    rand::random::<u16>()
+                );
+                if exists {
+                    cp.set_password(name, &p)?;
+                } else {
+                    cp.create_user(name, role, &p)?;
+                }
+                p
+            }
+        };
+        lines.push_str(&format!("{name} {password}\n"));
+        out.push((name.to_string(), password, role.as_str()));
+    }
+    std::fs::write(path, lines).with_context(|| format!("writing {}", path.display()))?;
+    Ok(out)
 }

@@ -138,6 +138,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: KeysCmd,
     },
+    /// Manage dashboard users (admin / operator / viewer).
+    Users {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        cmd: UsersCmd,
+    },
     /// Manage API tokens (admin / operator / viewer).
     Tokens {
         #[command(flatten)]
@@ -145,6 +152,59 @@ enum Cmd {
         #[command(subcommand)]
         cmd: TokensCmd,
     },
+    /// Emergency actions: status, activate, approve, revert, audit, signing keys.
+    Switch {
+        #[command(flatten)]
+        common: Common,
+        /// API token of the operator acting (names who did it).
+        #[arg(long, env = "VITALS_TOKEN", global = true, hide_env_values = true)]
+        token: Option<String>,
+        #[command(subcommand)]
+        cmd: SwitchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum SwitchCmd {
+    /// Config sequence, directives, sites, rollouts and pending actions of an app.
+    Status {
+        #[arg(long)]
+        app: String,
+    },
+    /// Request an action, e.g. --action '{"type":"set_kill_switch","feature":"trade","enabled":false}'.
+    Activate {
+        #[arg(long)]
+        app: String,
+        /// The action as JSON (see docs: activate_emergency, clear_emergency,
+        /// pause_rollout, rollback_rollout, delete_rollout, drain_site,
+        /// restore_site, set_kill_switch …).
+        #[arg(long)]
+        action: String,
+        #[arg(long)]
+        reason: String,
+        /// automatic or approval (default: the configured default_mode).
+        #[arg(long)]
+        mode: Option<String>,
+    },
+    /// Approve a pending action (a different operator than the requester).
+    Approve { id: String },
+    /// Revert an audit entry in one step.
+    Revert {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// The audit log (JSON lines, newest first).
+    Audit {
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// New client-config signing key (the old one stays published).
+    RotateKey,
+    /// Stop publishing a signing key.
+    RetireKey { key_id: String },
 }
 
 #[derive(Subcommand)]
@@ -161,6 +221,24 @@ enum KeysCmd {
 }
 
 #[derive(Subcommand)]
+enum UsersCmd {
+    /// Create a user; the password is read from standard input (one line).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Read the password from standard input (the only way; accepted for clarity).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Disable a user and end their sessions.
+    Disable { name: String },
+}
+
+#[derive(Subcommand)]
 enum TokensCmd {
     /// Create an API token.
     Create {
@@ -168,6 +246,9 @@ enum TokensCmd {
         role: String,
         #[arg(long, default_value = "cli")]
         label: String,
+        /// Unique name of the person or system holding it (two-person approval).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -427,14 +508,19 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Users { common, cmd } => users_cmd(load(&common, None)?, cmd),
         Cmd::Tokens {
             common,
-            cmd: TokensCmd::Create { role, label },
+            cmd: TokensCmd::Create { role, label, name },
         } => {
             let cfg = load(&common, None)?;
             let r = Role::parse(&role)
                 .with_context(|| format!("role '{role}' must be viewer, operator or admin"))?;
-            let token = server::control_plane(&cfg)?.create_token(r, &label)?;
+            let cp = server::control_plane(&cfg)?;
+            let token = match name {
+                Some(n) => cp.create_named_token(r, &n)?,
+                None => cp.create_token(r, &label)?,
+            };
             println!(
                 "{}",
                 Msg::CliTokenCreated
@@ -442,7 +528,98 @@ async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Cmd::Switch { common, token, cmd } => switch_cmd(load(&common, None)?, token, cmd),
     }
+}
+
+fn switch_cmd(cfg: Config, token: Option<String>, cmd: SwitchCmd) -> Result<()> {
+    use vitals_control::cli;
+    let lang = cfg.lang();
+    let control = vitals_control::Control::new(
+        server::control_plane(&cfg)?,
+        cfg.control.clone(),
+        None,
+        None,
+        lang,
+    )?;
+    let who = |needed: Role| -> Result<vitals_store::ops::Identity> {
+        let t = token
+            .as_deref()
+            .context("--token or VITALS_TOKEN is required")?;
+        cli::identity(&control, t, needed).map_err(|e| anyhow::anyhow!(e.parts(lang).1))
+    };
+    let out = match cmd {
+        SwitchCmd::Status { app } => cli::status(&control, &app),
+        SwitchCmd::Activate {
+            app,
+            action,
+            reason,
+            mode,
+        } => {
+            let mode = match mode.as_deref() {
+                None => None,
+                Some("automatic") => Some(vitals_control::Mode::Automatic),
+                Some("approval") => Some(vitals_control::Mode::Approval),
+                Some(m) => bail!("mode '{m}' must be automatic or approval"),
+            };
+            cli::activate(
+                &control,
+                &who(Role::Operator)?,
+                &app,
+                &action,
+                &reason,
+                mode,
+            )
+        }
+        SwitchCmd::Approve { id } => cli::approve(&control, &who(Role::Operator)?, &id),
+        SwitchCmd::Revert { id, reason } => {
+            cli::revert(&control, &who(Role::Operator)?, id, &reason)
+        }
+        SwitchCmd::Audit { app, limit } => cli::audit(&control, app.as_deref(), limit),
+        SwitchCmd::RotateKey => {
+            who(Role::Admin)?;
+            cli::rotate_key(&control)
+        }
+        SwitchCmd::RetireKey { key_id } => {
+            who(Role::Admin)?;
+            cli::retire_key(&control, &key_id)
+        }
+    };
+    println!("{}", out.map_err(|e| anyhow::anyhow!(e.parts(lang).1))?);
+    Ok(())
+}
+
+fn users_cmd(cfg: Config, cmd: UsersCmd) -> Result<()> {
+    let lang = cfg.lang();
+    let cp = server::control_plane(&cfg)?;
+    match cmd {
+        UsersCmd::Create { name, role, .. } => {
+            let r = Role::parse(&role)
+                .with_context(|| format!("role '{role}' must be viewer, operator or admin"))?;
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                bail!(
+                    Msg::CliUserPasswordPrompt
+                        .render(lang, &[("min", &vitals_store::users::MIN_PASSWORD_CHARS)])
+                );
+            }
+            cp.create_user(&name, r, password)?;
+            println!(
+                "{}",
+                Msg::CliUserCreated.render(lang, &[("name", &name), ("role", &r.as_str())])
+            );
+        }
+        UsersCmd::List => {
+            for u in cp.users()? {
+                let state = if u.disabled { "disabled" } else { "active" };
+                println!("{}\t{}\t{state}", u.name, u.role.as_str());
+            }
+        }
+        UsersCmd::Disable { name } => cp.set_user_disabled(&name, true)?,
+    }
+    Ok(())
 }
 
 async fn simulate_cmd(a: SimulateArgs) -> Result<()> {

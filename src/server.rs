@@ -14,6 +14,10 @@ pub enum ServerError {
     Store(#[from] vitals_store::StoreError),
     #[error("collector: {0}")]
     Collector(#[from] vitals_collector::CollectorError),
+    #[error("control plane: {0}")]
+    Control(#[from] vitals_control::ControlError),
+    #[error("alerts: {0}")]
+    Alerts(#[from] vitals_alerts::AlertError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -48,6 +52,22 @@ pub struct Running {
     server: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     collector: Collector,
+    ops: Ops,
+}
+
+/// The control plane's prober and the alert scheduler.
+struct Ops {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Ops {
+    async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
 }
 
 impl Running {
@@ -55,17 +75,22 @@ impl Running {
     pub async fn stop(self) {
         self.server.stop(true).await;
         let _ = self.task.await;
+        self.ops.shutdown().await;
         self.collector.shutdown().await;
     }
 
     /// Waits until the HTTP server ends (signal handling is actix's).
     pub async fn wait(self) -> Result<(), ServerError> {
         let Running {
-            task, collector, ..
+            task,
+            collector,
+            ops,
+            ..
         } = self;
         let res = task
             .await
             .map_err(|e| std::io::Error::other(e.to_string()))?;
+        ops.shutdown().await;
         collector.shutdown().await;
         Ok(res?)
     }
@@ -93,7 +118,7 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
     let analyzer =
         vitals_analyzer::Analyzer::new(store.clone(), cp.clone(), cfg.policy()?, &cfg.timezone);
     let api_state = actix_web::web::Data::new(vitals_analyzer::api::ApiState {
-        analyzer,
+        analyzer: analyzer.clone(),
         lang: cfg.lang(),
     });
     let symbolicator = vitals_symbolicator::Symbolicator::start(vitals_symbolicator::Config::new(
@@ -111,12 +136,56 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
     let collector = Collector::start_with(
         cfg.collector.clone(),
         &cfg.data_dir,
-        cp,
-        store,
+        cp.clone(),
+        store.clone(),
         cfg.lang(),
         Some(enricher),
     )?;
     let inner = collector.inner.clone();
+    // Control plane (client config, sites, actions) and alerts; their
+    // counters go to the collector's registry (`/metrics`).
+    let control = Arc::new(vitals_control::Control::new(
+        cp,
+        cfg.control.clone(),
+        Some(store.clone()),
+        Some(inner.clone()),
+        cfg.lang(),
+    )?);
+    // The dashboard; cookies get `Secure` when it is served over HTTPS.
+    let mut web_state = vitals_web::WebState::new(
+        analyzer.clone(),
+        Some(control.clone()),
+        cfg.lang(),
+        vitals_web::WebSettings {
+            secure_cookies: std::env::var("VITALS_WEB_SECURE_COOKIES")
+                .is_ok_and(|v| v == "1" || v == "true"),
+            ..Default::default()
+        },
+    );
+    let alerts = Arc::new(vitals_alerts::Alerts::new(
+        control.clone(),
+        store,
+        analyzer,
+        cfg.alerts.clone(),
+        cfg.lang(),
+        &cfg.timezone,
+        &inner.metrics.registry,
+        vitals_alerts::schedule::at(vitals_control::now()),
+    )?);
+    let rules_of = alerts.clone();
+    web_state.alert_rules = Some(Arc::new(move || {
+        rules_of
+            .rules()
+            .iter()
+            .filter_map(|r| serde_json::to_value(r).ok())
+            .collect()
+    }));
+    let web_state = actix_web::web::Data::new(web_state);
+    let (ops_stop, ops_rx) = tokio::sync::watch::channel(false);
+    let ops = Ops {
+        stop: ops_stop,
+        tasks: vec![control.spawn_prober(ops_rx.clone()), alerts.spawn(ops_rx)],
+    };
     let workers = if cfg.workers == 0 {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -128,11 +197,16 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         let inner = inner.clone();
         let api_state = api_state.clone();
         let sym_state = sym_state.clone();
+        let (control, alerts) = (control.clone(), alerts.clone());
+        let web_state = web_state.clone();
         App::new()
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("vitals::http"))
             .configure(move |c| vitals_collector::configure_routes(inner, c))
             .configure(move |c| vitals_analyzer::api::configure(api_state, c))
             .configure(move |c| vitals_symbolicator::http::configure(c, sym_state))
+            .configure(move |c| vitals_control::api::configure(control, c))
+            .configure(move |c| vitals_alerts::api::configure(alerts, c))
+            .configure(move |c| vitals_web::configure(web_state, c))
     })
     .workers(workers)
     .shutdown_timeout(10)
@@ -155,5 +229,6 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         server: handle,
         task,
         collector,
+        ops,
     })
 }

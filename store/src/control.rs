@@ -158,6 +158,14 @@ CREATE TABLE IF NOT EXISTS signing_keys (
     retired_at INTEGER);
 CREATE TABLE IF NOT EXISTS api_token_names (
     token_hash TEXT PRIMARY KEY REFERENCES api_tokens(token_hash), name TEXT NOT NULL UNIQUE);
+-- dashboard users and sessions (store/src/users.rs)
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS web_sessions (
+    id_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL REFERENCES users(name), csrf TEXT NOT NULL,
+    created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+    revoked_at INTEGER);
 ";
 
 impl ControlPlane {

@@ -18,6 +18,7 @@ pub mod query;
 pub mod releases;
 pub mod row;
 mod sqlite;
+pub mod users;
 
 pub use crate::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use control::ControlPlane;
@@ -71,6 +72,21 @@ pub struct ReleaseSummary {
 pub struct KindCount {
     pub kind: String,
     pub events: u64,
+}
+
+/// One stored crash report of a group (the dashboard's crash detail).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrashSample {
+    pub ts: u32,
+    pub platform: String,
+    pub version: String,
+    pub build: String,
+    pub device_model: String,
+    pub os_version: String,
+    pub exception_type: String,
+    pub message: String,
+    /// JSON: `{"threads": […], "images": […], "raw": …}` as stored.
+    pub payload: String,
 }
 
 /// Result of applying schema migrations.
@@ -127,6 +143,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Runs an aggregation ([`query::Query`]) inside the backend.
     async fn aggregate(&self, q: &query::Query) -> Result<Vec<query::AggRow>>;
+
+    /// The most recent fatal crash report of a group (optionally of one
+    /// version), for showing its stack.
+    async fn crash_sample(
+        &self,
+        _app_id: &str,
+        _fingerprint: &str,
+        _version: Option<&str>,
+    ) -> Result<Option<CrashSample>> {
+        Ok(None)
+    }
 }
 
 /// A step between the spool and the store that may rewrite accepted

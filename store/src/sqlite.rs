@@ -365,6 +365,44 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn crash_sample(
+        &self,
+        app_id: &str,
+        fingerprint: &str,
+        version: Option<&str>,
+    ) -> Result<Option<crate::CrashSample>> {
+        let (a, f, v) = (
+            app_id.to_string(),
+            fingerprint.to_string(),
+            version.map(str::to_string),
+        );
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT ts, platform, version, build, device_model, os_version, exception_type,
+                        message, payload FROM events
+                 WHERE app_id = ?1 AND kind = 'crash' AND fatal = 1 AND fingerprint = ?2
+                   AND (?3 IS NULL OR version = ?3)
+                 ORDER BY ts DESC LIMIT 1",
+                params![a, f, v],
+                |r| {
+                    Ok(crate::CrashSample {
+                        ts: r.get::<_, i64>(0)? as u32,
+                        platform: r.get(1)?,
+                        version: r.get(2)?,
+                        build: r.get(3)?,
+                        device_model: r.get(4)?,
+                        os_version: r.get(5)?,
+                        exception_type: r.get(6)?,
+                        message: r.get(7)?,
+                        payload: r.get(8)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await
+    }
+
     async fn aggregate(&self, q: &crate::query::Query) -> Result<Vec<crate::query::AggRow>> {
         let sql = crate::query::render(crate::query::Dialect::Sqlite, q);
         let n_dims = q.group_by.len();

@@ -434,6 +434,50 @@ impl Store for ClickHouseStore {
             .n)
     }
 
+    async fn crash_sample(
+        &self,
+        app_id: &str,
+        fingerprint: &str,
+        version: Option<&str>,
+    ) -> Result<Option<crate::CrashSample>> {
+        #[derive(Row, Deserialize)]
+        struct S {
+            ts: u32,
+            platform: String,
+            version: String,
+            build: String,
+            device_model: String,
+            os_version: String,
+            exception_type: String,
+            message: String,
+            payload: String,
+        }
+        let q = self
+            .client
+            .query(
+                "SELECT ts, platform, version, build, device_model, os_version, exception_type,
+                        message, payload FROM events
+                 WHERE app_id = ? AND kind = 'crash' AND fatal = 1 AND fingerprint = ?
+                   AND (? = '' OR version = ?)
+                 ORDER BY ts DESC LIMIT 1",
+            )
+            .bind(app_id)
+            .bind(fingerprint)
+            .bind(version.unwrap_or(""))
+            .bind(version.unwrap_or(""));
+        Ok(q.fetch_optional::<S>().await?.map(|s| crate::CrashSample {
+            ts: s.ts,
+            platform: s.platform,
+            version: s.version,
+            build: s.build,
+            device_model: s.device_model,
+            os_version: s.os_version,
+            exception_type: s.exception_type,
+            message: s.message,
+            payload: s.payload,
+        }))
+    }
+
     async fn aggregate(&self, q: &crate::query::Query) -> Result<Vec<crate::query::AggRow>> {
         #[derive(Row, Deserialize)]
         struct R {

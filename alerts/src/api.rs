@@ -1,0 +1,162 @@
+//! Alert rules and history over HTTP.
+//!
+//! | route | auth |
+//! |---|---|
+//! | `GET /api/v1/alerts/rules` | viewer |
+//! | `PUT /api/v1/alerts/rules/{id}`, `DELETE …` | operator |
+//! | `GET /api/v1/alerts/history?app=&rule_id=&since=&until=&limit=` | viewer |
+//! | `GET /api/v1/alerts/history/{id}/deliveries` | viewer |
+
+use crate::Alerts;
+use crate::engine::RULE_KIND;
+use crate::rule::AlertRule;
+use actix_web::{HttpRequest, HttpResponse, web};
+use std::sync::Arc;
+use vitals_control::error::{ControlError, Localized};
+use vitals_i18n::{Lang, Msg};
+use vitals_store::control::Role;
+use vitals_store::ops::{AlertFilter, Applied, Change};
+
+type St = web::Data<Arc<Alerts>>;
+
+pub fn configure(state: Arc<Alerts>, cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::Data::new(state))
+        .route("/api/v1/alerts/rules", web::get().to(rules))
+        .route("/api/v1/alerts/rules/{id}", web::put().to(put_rule))
+        .route("/api/v1/alerts/rules/{id}", web::delete().to(delete_rule))
+        .route("/api/v1/alerts/history", web::get().to(history))
+        .route(
+            "/api/v1/alerts/history/{id}/deliveries",
+            web::get().to(deliveries),
+        );
+}
+
+fn lang(req: &HttpRequest, default: Lang) -> Lang {
+    Lang::negotiate(
+        req.headers()
+            .get("accept-language")
+            .and_then(|v| v.to_str().ok()),
+        default,
+    )
+}
+
+fn who(req: &HttpRequest, st: &Alerts, needed: Role) -> Result<String, ControlError> {
+    let h = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    Ok(st.cp.identify(h, needed)?.name)
+}
+
+async fn rules(req: HttpRequest, st: St) -> Result<HttpResponse, Localized> {
+    let l = lang(&req, st.lang);
+    who(&req, &st, Role::Viewer).map_err(|e| e.lang(l))?;
+    Ok(HttpResponse::Ok().json(st.rules()))
+}
+
+async fn put_rule(
+    req: HttpRequest,
+    id: web::Path<String>,
+    body: web::Json<AlertRule>,
+    st: St,
+) -> Result<HttpResponse, Localized> {
+    let l = lang(&req, st.lang);
+    let run = || -> Result<HttpResponse, ControlError> {
+        let me = who(&req, &st, Role::Operator)?;
+        let rule = body.into_inner();
+        if rule.id != *id {
+            return Err(ControlError::invalid("id", "must match the path"));
+        }
+        rule.target().map_err(|e| match e {
+            crate::AlertError::Rule { rule, reason } => ControlError::Invalid {
+                field: "rule".into(),
+                reason: Msg::AlertRuleInvalid.render(l, &[("rule", &rule), ("reason", &reason)]),
+            },
+            other => ControlError::Internal(other.to_string()),
+        })?;
+        st.cp
+            .app(&rule.app)?
+            .ok_or_else(|| ControlError::NotFound(format!("app {}", rule.app)))?;
+        let change = Change {
+            app_id: rule.app.clone(),
+            kind: RULE_KIND.into(),
+            object_id: rule.id.clone(),
+            action: "alert_rule.put".into(),
+            after: Some(vitals_control::error::to_json(&rule)?),
+            reason: String::new(),
+            alert: None,
+            client_visible: false,
+        };
+        Ok(HttpResponse::Ok().json(st.cp.apply_change(
+            &change,
+            &Applied {
+                actor: &me,
+                ..Default::default()
+            },
+        )?))
+    };
+    run().map_err(|e| e.lang(l))
+}
+
+async fn delete_rule(
+    req: HttpRequest,
+    id: web::Path<String>,
+    st: St,
+) -> Result<HttpResponse, Localized> {
+    let l = lang(&req, st.lang);
+    let run = || -> Result<HttpResponse, ControlError> {
+        let me = who(&req, &st, Role::Operator)?;
+        let o = st
+            .cp
+            .objects(None, RULE_KIND)?
+            .into_iter()
+            .find(|o| o.id == *id)
+            .ok_or_else(|| ControlError::NotFound(format!("alert rule {id}")))?;
+        let change = Change {
+            app_id: o.app_id,
+            kind: RULE_KIND.into(),
+            object_id: o.id,
+            action: "alert_rule.delete".into(),
+            after: None,
+            reason: String::new(),
+            alert: None,
+            client_visible: false,
+        };
+        Ok(HttpResponse::Ok().json(st.cp.apply_change(
+            &change,
+            &Applied {
+                actor: &me,
+                ..Default::default()
+            },
+        )?))
+    };
+    run().map_err(|e| e.lang(l))
+}
+
+async fn history(
+    req: HttpRequest,
+    q: web::Query<AlertFilter>,
+    st: St,
+) -> Result<HttpResponse, Localized> {
+    let l = lang(&req, st.lang);
+    let run = || -> Result<HttpResponse, ControlError> {
+        who(&req, &st, Role::Viewer)?;
+        let mut f = q.into_inner();
+        f.limit = Some(f.limit.unwrap_or(100).min(1000));
+        Ok(HttpResponse::Ok().json(st.cp.alert_history(&f)?))
+    };
+    run().map_err(|e| e.lang(l))
+}
+
+async fn deliveries(
+    req: HttpRequest,
+    id: web::Path<i64>,
+    st: St,
+) -> Result<HttpResponse, Localized> {
+    let l = lang(&req, st.lang);
+    let run = || -> Result<HttpResponse, ControlError> {
+        who(&req, &st, Role::Viewer)?;
+        Ok(HttpResponse::Ok().json(st.cp.deliveries(*id)?))
+    };
+    run().map_err(|e| e.lang(l))
+}

@@ -1,0 +1,230 @@
+//! vitals alerts: rules on the analyzer's statistics by clause id, cron
+//! schedules in the configured time zone, e-mail and webhook delivery with
+//! retries, stored history, and rule-triggered emergency actions through
+//! the control plane (`vitals-control`).
+//!
+//! * [`rule`]: rules (TOML `[[alert]]` or API), checked with the analyzer's
+//!   policy validation.
+//! * [`engine`]: evaluation (the analyzer's facts over a time window and its
+//!   verdicts), per-series state (for-duration, dedup, re-notify, recovery),
+//!   actions, digests and the weekly compliance report.
+//! * [`schedule`]: cron and the injectable clock.
+//! * [`notify`], [`chart`], [`delivery`]: what is sent and how.
+//! * [`api`]: rules and history over HTTP.
+
+pub mod api;
+pub mod chart;
+pub mod delivery;
+pub mod engine;
+pub mod notify;
+pub mod rule;
+pub mod schedule;
+
+use chrono::{DateTime, Utc};
+use prometheus::{IntCounterVec, Opts, Registry};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use vitals_control::Control;
+use vitals_i18n::Lang;
+use vitals_store::{ControlPlane, Store};
+
+/// Errors of the alerts service.
+#[derive(Debug, thiserror::Error)]
+pub enum AlertError {
+    #[error("alert rule {rule} is invalid: {reason}")]
+    Rule { rule: String, reason: String },
+    #[error("storage: {0}")]
+    Store(#[from] vitals_store::StoreError),
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// A scheduled report (`[alerts.digest]`, `[alerts.weekly]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportSchedule {
+    /// Cron with seconds, in the configured time zone; empty = off.
+    pub schedule: String,
+    pub recipients: Vec<String>,
+}
+
+/// Settings (`[alerts]` in the config file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertSettings {
+    /// TOML file of `[[alert]]` rules (rules can also be added by API).
+    pub rules: Option<PathBuf>,
+    pub smtp: delivery::SmtpSettings,
+    /// Daily digest, e.g. `0 0 9 * * *`.
+    pub digest: ReportSchedule,
+    /// Weekly compliance report, e.g. `0 0 9 * * Mon`.
+    pub weekly: ReportSchedule,
+    /// Delivery attempts per channel and the first backoff.
+    pub attempts: u32,
+    pub backoff_ms: u64,
+    pub webhook_timeout_secs: u64,
+    /// Longest sleep of the scheduler between checks.
+    pub tick_secs: u64,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            rules: None,
+            smtp: delivery::SmtpSettings::default(),
+            digest: ReportSchedule {
+                schedule: "0 0 9 * * *".into(),
+                recipients: Vec::new(),
+            },
+            weekly: ReportSchedule {
+                schedule: "0 0 9 * * Mon".into(),
+                recipients: Vec::new(),
+            },
+            attempts: 4,
+            backoff_ms: 2000,
+            webhook_timeout_secs: 10,
+            tick_secs: 15,
+        }
+    }
+}
+
+/// Prometheus counters.
+pub struct Metrics {
+    pub fired: IntCounterVec,
+    pub delivered: IntCounterVec,
+    pub failed: IntCounterVec,
+}
+
+impl Metrics {
+    fn new(registry: &Registry) -> Metrics {
+        let vec = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            if let Err(e) = registry.register(Box::new(c.clone())) {
+                tracing::warn!(metric = name, error = %e, "metric not registered");
+            }
+            c
+        };
+        Metrics {
+            fired: vec(
+                "vitals_alerts_events_total",
+                "Alert events by clause and event (fired, renotified, recovered)",
+                &["clause", "event"],
+            ),
+            delivered: vec(
+                "vitals_alerts_delivered_total",
+                "Alert notifications delivered, by channel",
+                &["channel"],
+            ),
+            failed: vec(
+                "vitals_alerts_delivery_failures_total",
+                "Failed alert delivery attempts, by channel",
+                &["channel"],
+            ),
+        }
+    }
+}
+
+/// The alerts service.
+pub struct Alerts {
+    pub cp: Arc<ControlPlane>,
+    pub store: Arc<dyn Store>,
+    pub control: Arc<Control>,
+    pub analyzer: vitals_analyzer::Analyzer,
+    pub settings: AlertSettings,
+    pub lang: Lang,
+    pub tz: chrono_tz::Tz,
+    pub metrics: Metrics,
+    /// Rules from the file; API rules are read from the control plane.
+    file_rules: Vec<rule::AlertRule>,
+    last_runs: Mutex<HashMap<String, DateTime<Utc>>>,
+    started: DateTime<Utc>,
+}
+
+impl Alerts {
+    /// Loads the rules file (if any) and checks every rule.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        control: Arc<Control>,
+        store: Arc<dyn Store>,
+        analyzer: vitals_analyzer::Analyzer,
+        settings: AlertSettings,
+        lang: Lang,
+        timezone: &str,
+        registry: &Registry,
+        started: DateTime<Utc>,
+    ) -> Result<Alerts, AlertError> {
+        let file_rules = match &settings.rules {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| AlertError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                rule::parse_rules(&text)?
+            }
+            None => Vec::new(),
+        };
+        Ok(Alerts {
+            cp: control.cp.clone(),
+            store,
+            control,
+            analyzer,
+            settings,
+            lang,
+            tz: schedule::tz(timezone),
+            metrics: Metrics::new(registry),
+            file_rules,
+            last_runs: Mutex::new(HashMap::new()),
+            started,
+        })
+    }
+
+    /// Every rule: the file's, then the API's (an API rule with the same id
+    /// replaces the file's).
+    pub fn rules(&self) -> Vec<rule::AlertRule> {
+        let api: Vec<rule::AlertRule> = self
+            .cp
+            .objects(None, engine::RULE_KIND)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| serde_json::from_value(o.body).ok())
+            .collect();
+        let mut all: Vec<rule::AlertRule> = self
+            .file_rules
+            .iter()
+            .filter(|f| !api.iter().any(|a| a.id == f.id))
+            .cloned()
+            .collect();
+        all.extend(api);
+        all
+    }
+
+    /// Runs the scheduler with the system clock until `stop` changes.
+    pub fn spawn(
+        self: &Arc<Self>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let clock = schedule::SystemClock;
+            loop {
+                let now = schedule::Clock::now(&clock);
+                me.tick(now).await;
+                let every = std::time::Duration::from_secs(me.settings.tick_secs.clamp(1, 60));
+                let wait = me
+                    .next_due(now)
+                    .and_then(|t| (t - now).to_std().ok())
+                    .map(|d| d.min(every))
+                    .unwrap_or(every);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,377 @@
+//! Dashboard users and their sessions (control plane, SQLite).
+//!
+//! * **Users**: unique name, Argon2id password hash (PHC string), role
+//!   (viewer < operator < admin, as API tokens), disabled flag. A user's
+//!   name is the identity the control plane records as `actor`,
+//!   `requested_by` and `approved_by` — the same namespace as named API
+//!   tokens (`ops.rs`), so one person has one name everywhere and two-person
+//!   approval compares names.
+//! * **Web sessions**: a random 256-bit id whose SHA-256 alone is stored,
+//!   with a per-session CSRF token, creation, last use and absolute expiry.
+//!   Logout revokes the row (6.3e): a copied cookie is worthless after it.
+
+use crate::control::{ControlPlane, Role, now};
+use crate::{Result, StoreError};
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::RngCore;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// A dashboard user (without the hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+/// A live dashboard session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebSession {
+    pub user: String,
+    pub role: Role,
+    pub csrf: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+    pub expires_at: i64,
+}
+
+/// Lifetimes of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Absolute lifetime from login.
+    pub max_secs: i64,
+    /// Ends after this long without a request.
+    pub idle_secs: i64,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        SessionLimits {
+            max_secs: 12 * 3600,
+            idle_secs: 30 * 60,
+        }
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    // Argon2id, OWASP's minimum: 19 MiB, 2 passes, 1 lane.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes a password with Argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    Ok(argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| StoreError::Invalid(e.to_string()))?
+        .to_string())
+}
+
+fn verify(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+fn random_token() -> String {
+    let mut buf = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Checks a user name: 1-64 letters, digits, `.`, `_`, `-`, `@`.
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "user name '{name}' must be 1-64 letters, digits, '.', '_', '-' or '@'"
+        )))
+    }
+}
+
+fn check_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(StoreError::Invalid(format!(
+            "password must have at least {MIN_PASSWORD_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+impl ControlPlane {
+    /// Creates a user; refuses a taken name.
+    pub fn create_user(&self, name: &str, role: Role, password: &str) -> Result<User> {
+        check_name(name)?;
+        check_password(password)?;
+        let hash = hash_password(password)?;
+        let at = now();
+        let n = self.conn()?.execute(
+            "INSERT OR IGNORE INTO users (name, password_hash, role, disabled, created_at)
+             VALUES (?, ?, ?, 0, ?)",
+            params![name, hash, role.as_str(), at],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!("user {name} exists")));
+        }
+        Ok(User {
+            name: name.to_string(),
+            role,
+            disabled: false,
+            created_at: at,
+        })
+    }
+
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<User>> {
+        let conn = self.conn()?;
+        let mut st =
+            conn.prepare("SELECT name, role, disabled, created_at FROM users ORDER BY name")?;
+        let rows = st
+            .query_map([], |r| {
+                let role: String = r.get(1)?;
+                Ok(User {
+                    name: r.get(0)?,
+                    role: Role::parse(&role).unwrap_or(Role::Viewer),
+                    disabled: r.get::<_, i64>(2)? != 0,
+                    created_at: r.get(3)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Replaces a user's password and ends their sessions.
+    pub fn set_password(&self, name: &str, password: &str) -> Result<()> {
+        check_password(password)?;
+        let hash = hash_password(password)?;
+        let n = self.conn()?.execute(
+            "UPDATE users SET password_hash = ? WHERE name = ?",
+            params![hash, name],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {name}")));
+        }
+        self.end_user_sessions(name)
+    }
+
+    /// Disables or re-enables a user; disabling ends their sessions.
+    pub fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()> {
+        let n = self.conn()?.execute(
+            "UPDATE users SET disabled = ? WHERE name = ?",
+            params![i64::from(disabled), name],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound(format!("user {name}")));
+        }
+        if disabled {
+            self.end_user_sessions(name)?;
+        }
+        Ok(())
+    }
+
+    /// Checks a name and password. `None` for an unknown or disabled user
+    /// or a wrong password (indistinguishable to the caller; an unknown
+    /// name still costs one hash, so timing does not tell names apart).
+    pub fn verify_user(&self, name: &str, password: &str) -> Result<Option<User>> {
+        let row: Option<(String, String, i64, i64)> = self
+            .conn()?
+            .query_row(
+                "SELECT password_hash, role, disabled, created_at FROM users WHERE name = ?",
+                params![name],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((hash, role, disabled, created_at)) = row else {
+            // Same work as a real check.
+            let _ = verify(password, dummy_hash());
+            return Ok(None);
+        };
+        if !verify(password, &hash) || disabled != 0 {
+            return Ok(None);
+        }
+        Ok(Role::parse(&role).map(|role| User {
+            name: name.to_string(),
+            role,
+            disabled: false,
+            created_at,
+        }))
+    }
+
+    /// Starts a session for `user`; returns the cookie value (shown once;
+    /// only its hash is stored) and the session.
+    pub fn create_web_session(
+        &self,
+        user: &User,
+        limits: SessionLimits,
+    ) -> Result<(String, WebSession)> {
+        let id = random_token();
+        let at = now();
+        let s = WebSession {
+            user: user.name.clone(),
+            role: user.role,
+            csrf: random_token(),
+            created_at: at,
+            last_seen: at,
+            expires_at: at + limits.max_secs,
+        };
+        self.conn()?.execute(
+            "INSERT INTO web_sessions (id_hash, user_name, csrf, created_at, last_seen, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+            params![sha256_hex(&id), s.user, s.csrf, at, at, s.expires_at],
+        )?;
+        Ok((id, s))
+    }
+
+    /// The live session behind a cookie value, touching its last use.
+    /// `None` when unknown, revoked, expired, idle too long, or its user is
+    /// disabled or gone.
+    pub fn web_session(&self, id: &str, limits: SessionLimits) -> Result<Option<WebSession>> {
+        let at = now();
+        let hash = sha256_hex(id);
+        let conn = self.conn()?;
+        let row = conn
+            .query_row(
+                "SELECT s.user_name, u.role, s.csrf, s.created_at, s.last_seen, s.expires_at
+                 FROM web_sessions s JOIN users u ON u.name = s.user_name
+                 WHERE s.id_hash = ? AND s.revoked_at IS NULL AND u.disabled = 0",
+                params![hash],
+                |r| {
+                    let role: String = r.get(1)?;
+                    Ok(WebSession {
+                        user: r.get(0)?,
+                        role: Role::parse(&role).unwrap_or(Role::Viewer),
+                        csrf: r.get(2)?,
+                        created_at: r.get(3)?,
+                        last_seen: r.get(4)?,
+                        expires_at: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?;
+        let Some(mut s) = row else {
+            return Ok(None);
+        };
+        if at >= s.expires_at || at - s.last_seen > limits.idle_secs {
+            conn.execute(
+                "UPDATE web_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL",
+                params![at, hash],
+            )?;
+            return Ok(None);
+        }
+        if at > s.last_seen {
+            conn.execute(
+                "UPDATE web_sessions SET last_seen = ? WHERE id_hash = ?",
+                params![at, hash],
+            )?;
+            s.last_seen = at;
+        }
+        Ok(Some(s))
+    }
+
+    /// Ends one session server-side (logout).
+    pub fn end_web_session(&self, id: &str) -> Result<()> {
+        self.conn()?.execute(
+            "UPDATE web_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL",
+            params![now(), sha256_hex(id)],
+        )?;
+        Ok(())
+    }
+
+    /// Ends every session of a user.
+    pub fn end_user_sessions(&self, name: &str) -> Result<()> {
+        self.conn()?.execute(
+            "UPDATE web_sessions SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL",
+            params![now(), name],
+        )?;
+        Ok(())
+    }
+}
+
+/// A hash of a random, discarded password, to spend the same time on
+/// unknown names.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| hash_password(&random_token()).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cp() -> (tempfile::TempDir, ControlPlane) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cp = ControlPlane::open(dir.path().join("control.sqlite")).expect("open");
+        (dir, cp)
+    }
+
+    #[test]
+    fn passwords_are_argon2id_and_sessions_end_on_logout() {
+        let (_d, cp) = cp();
+        let u = cp
+            .create_user("ops-a", Role::Operator, "correct horse battery")
+            .unwrap();
+        assert!(matches!(
+            cp.create_user("ops-a", Role::Viewer, "another password"),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            cp.create_user("bad name", Role::Viewer, "another password"),
+            Err(StoreError::Invalid(_))
+        ));
+        assert!(matches!(
+            cp.create_user("short", Role::Viewer, "short"),
+            Err(StoreError::Invalid(_))
+        ));
+        let stored: String = cp
+            .conn()
+            .unwrap()
+            .query_row(
+                "SELECT password_hash FROM users WHERE name = 'ops-a'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(stored.starts_with("$argon2id$"), "{stored}");
+        assert_eq!(cp.verify_user("ops-a", "wrong password!").unwrap(), None);
+        assert_eq!(cp.verify_user("nobody", "whatever it is").unwrap(), None);
+        let v = cp
+            .verify_user("ops-a", "correct horse battery")
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.role, Role::Operator);
+
+        let limits = SessionLimits::default();
+        let (id, s) = cp.create_web_session(&u, limits).unwrap();
+        assert_eq!(cp.web_session(&id, limits).unwrap().unwrap().csrf, s.csrf);
+        cp.end_web_session(&id).unwrap();
+        assert_eq!(cp.web_session(&id, limits).unwrap(), None);
+
+        let (id2, _) = cp.create_web_session(&u, limits).unwrap();
+        cp.set_user_disabled("ops-a", true).unwrap();
+        assert_eq!(cp.web_session(&id2, limits).unwrap(), None);
+        assert_eq!(
+            cp.verify_user("ops-a", "correct horse battery").unwrap(),
+            None
+        );
+    }
+}

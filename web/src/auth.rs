@@ -1,0 +1,419 @@
+//! Sign-in, sessions, CSRF and login throttling.
+//!
+//! * Session cookie: random 256-bit id (only its SHA-256 is stored),
+//!   `HttpOnly; SameSite=Strict; Path=/`, plus `Secure` and the `__Host-`
+//!   prefix when served over HTTPS. Logout revokes the row (6.3e).
+//! * CSRF: a per-session token in a hidden field of every form, compared in
+//!   constant time; `Origin` (when sent) must be this host, and
+//!   `Sec-Fetch-Site` (when sent) same-origin. The login form uses a
+//!   double-submit cookie, as there is no session yet.
+//! * Throttling: per (user name, client IP), after 3 failures each further
+//!   attempt waits 2, 4, 8 … s (at most 5 min).
+
+use crate::ctx::{Ctx, LANG_COOKIE, PREFS_COOKIE, Prefs, cookie, safe_back, see_other};
+use crate::error::{Localized, WebError};
+use crate::{St, layout};
+use actix_web::{HttpRequest, HttpResponse, web};
+use maud::html;
+use rand::RngCore;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use vitals_i18n::{Lang, Msg};
+use vitals_store::control::Role;
+use vitals_store::users::WebSession;
+
+const LOGIN_CSRF_COOKIE: &str = "vitals_login";
+const FREE_ATTEMPTS: u32 = 3;
+const MAX_DELAY_SECS: u64 = 300;
+
+/// The session cookie's name: `__Host-` only with `Secure`.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-vitals_session"
+    } else {
+        "vitals_session"
+    }
+}
+
+fn set_cookie(name: &str, value: &str, max_age: i64, http_only: bool, secure: bool) -> String {
+    let mut c = format!("{name}={value}; Path=/; Max-Age={max_age}; SameSite=Strict");
+    if http_only {
+        c.push_str("; HttpOnly");
+    }
+    if secure {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+fn random_hex() -> String {
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// Constant-time string comparison.
+pub fn ct_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The live session of the request, if any.
+pub fn session(req: &HttpRequest, st: &St) -> Result<Option<WebSession>, WebError> {
+    let Some(id) = cookie(req, session_cookie_name(st.settings.secure_cookies)) else {
+        return Ok(None);
+    };
+    Ok(st.analyzer.cp.web_session(&id, st.settings.session)?)
+}
+
+/// The session, required, with at least `needed`.
+pub fn require(req: &HttpRequest, st: &St, needed: Role) -> Result<WebSession, WebError> {
+    let here = match req.query_string() {
+        "" => req.path().to_string(),
+        q => format!("{}?{q}", req.path()),
+    };
+    let s = session(req, st)?.ok_or(WebError::Unauthenticated { next: here })?;
+    if s.role < needed {
+        return Err(WebError::Forbidden {
+            have: s.role,
+            needed,
+        });
+    }
+    Ok(s)
+}
+
+/// Checks that a POST came from our own page.
+fn check_origin(req: &HttpRequest) -> Result<(), WebError> {
+    if let Some(site) = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        && !matches!(site, "same-origin" | "none")
+    {
+        return Err(WebError::Csrf);
+    }
+    if let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) {
+        let info = req.connection_info();
+        let expected = format!("{}://{}", info.scheme(), info.host());
+        if origin != expected {
+            return Err(WebError::Csrf);
+        }
+    }
+    Ok(())
+}
+
+/// Checks a form's CSRF token against the session's, and the origin.
+pub fn check_csrf(req: &HttpRequest, s: &WebSession, token: &str) -> Result<(), WebError> {
+    check_origin(req)?;
+    if token.is_empty() || !ct_eq(token, &s.csrf) {
+        return Err(WebError::Csrf);
+    }
+    Ok(())
+}
+
+/// Failed sign-ins per (name, IP).
+#[derive(Default)]
+pub struct Throttle {
+    state: Mutex<HashMap<(String, String), (u32, Instant)>>,
+}
+
+impl Throttle {
+    /// Seconds to wait before another attempt, if any.
+    fn wait(&self, key: &(String, String)) -> Option<u64> {
+        let map = self.state.lock().ok()?;
+        let (_, until) = map.get(key)?;
+        let now = Instant::now();
+        (*until > now).then(|| (*until - now).as_secs().max(1))
+    }
+
+    fn failed(&self, key: (String, String)) {
+        let Ok(mut map) = self.state.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if map.len() > 10_000 {
+            map.retain(|_, (_, until)| *until > now);
+        }
+        let e = map.entry(key).or_insert((0, now));
+        e.0 += 1;
+        if e.0 >= FREE_ATTEMPTS {
+            let exp = (e.0 - FREE_ATTEMPTS + 1).min(16);
+            let delay = (1u64 << exp).min(MAX_DELAY_SECS);
+            e.1 = now + Duration::from_secs(delay);
+        }
+    }
+
+    fn succeeded(&self, key: &(String, String)) {
+        if let Ok(mut map) = self.state.lock() {
+            map.remove(key);
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+fn login_page(
+    cx: &Ctx,
+    token: &str,
+    next: &str,
+    name: &str,
+    error: Option<String>,
+) -> maud::Markup {
+    html! {
+        div class="login" {
+            h1 { (cx.t(Msg::WebLoginTitle)) }
+            @if let Some(e) = error {
+                p class="error" role="alert" id="login-error" { (e) }
+            }
+            form method="post" action="/ui/login" {
+                input type="hidden" name="_csrf" value=(token);
+                input type="hidden" name="next" value=(next);
+                p {
+                    label for="name" { (cx.t(Msg::WebUserName)) }
+                    input id="name" name="name" type="text" autocomplete="username" required value=(name) autofocus;
+                }
+                p {
+                    label for="password" { (cx.t(Msg::WebPassword)) }
+                    input id="password" name="password" type="password" autocomplete="current-password" required;
+                }
+                p { button type="submit" class="primary" { (cx.t(Msg::WebLoginButton)) } }
+            }
+        }
+    }
+}
+
+fn login_response(
+    st: &St,
+    cx: &Ctx,
+    next: &str,
+    name: &str,
+    error: Option<String>,
+    status: actix_web::http::StatusCode,
+) -> HttpResponse {
+    let token = random_hex();
+    let body = login_page(cx, &token, next, name, error);
+    let mut resp = layout::bare(cx.lang, &cx.prefs, &cx.t(Msg::WebLoginTitle), body);
+    *resp.status_mut() = status;
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&set_cookie(
+        LOGIN_CSRF_COOKIE,
+        &token,
+        1800,
+        true,
+        st.settings.secure_cookies,
+    )) {
+        resp.headers_mut()
+            .append(actix_web::http::header::SET_COOKIE, v);
+    }
+    resp
+}
+
+/// `GET /ui/login`
+pub async fn login_form(req: HttpRequest, q: web::Query<NextQuery>, st: St) -> HttpResponse {
+    let cx = Ctx::new(&req, &st);
+    let next = safe_back(q.next.as_deref());
+    if let Ok(Some(_)) = session(&req, &st) {
+        return see_other(&next);
+    }
+    login_response(&st, &cx, &next, "", None, actix_web::http::StatusCode::OK)
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default, rename = "_csrf")]
+    csrf: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default()
+}
+
+/// `POST /ui/login`
+pub async fn login(
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+    st: St,
+) -> Result<HttpResponse, Localized> {
+    let cx = Ctx::new(&req, &st);
+    let fail = |error| Localized {
+        error,
+        lang: cx.lang,
+        prefs: cx.prefs,
+    };
+    let f = form.into_inner();
+    let next = safe_back(f.next.as_deref());
+    let expected = cookie(&req, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if check_origin(&req).is_err() || f.csrf.is_empty() || !ct_eq(&f.csrf, &expected) {
+        return Err(fail(WebError::Csrf));
+    }
+    let key = (f.name.clone(), client_ip(&req));
+    if let Some(retry_secs) = st.throttle.wait(&key) {
+        return Err(fail(WebError::Throttled { retry_secs }));
+    }
+    let cp = st.analyzer.cp.clone();
+    let (name, password) = (f.name.clone(), f.password);
+    let user = web::block(move || cp.verify_user(&name, &password))
+        .await
+        .map_err(|e| fail(WebError::Internal(e.to_string())))?
+        .map_err(|e| fail(e.into()))?;
+    let Some(user) = user else {
+        st.throttle.failed(key);
+        tracing::info!(user = %f.name, ip = %client_ip(&req), "dashboard sign-in failed");
+        return Ok(login_response(
+            &st,
+            &cx,
+            &next,
+            &f.name,
+            Some(cx.t(Msg::WebLoginFailed)),
+            actix_web::http::StatusCode::UNAUTHORIZED,
+        ));
+    };
+    st.throttle.succeeded(&key);
+    let (id, _) = st
+        .analyzer
+        .cp
+        .create_web_session(&user, st.settings.session)
+        .map_err(|e| fail(e.into()))?;
+    tracing::info!(user = %user.name, role = user.role.as_str(), "dashboard sign-in");
+    let secure = st.settings.secure_cookies;
+    Ok(HttpResponse::SeeOther()
+        .insert_header(("location", next))
+        .insert_header(("cache-control", "no-store"))
+        .append_header((
+            "set-cookie",
+            set_cookie(
+                session_cookie_name(secure),
+                &id,
+                st.settings.session.max_secs,
+                true,
+                secure,
+            ),
+        ))
+        .append_header((
+            "set-cookie",
+            set_cookie(LOGIN_CSRF_COOKIE, "", 0, true, secure),
+        ))
+        .finish())
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default, rename = "_csrf")]
+    pub csrf: String,
+}
+
+/// `POST /ui/logout`: ends the session server-side (6.3e).
+pub async fn logout(
+    req: HttpRequest,
+    form: web::Form<CsrfForm>,
+    st: St,
+) -> Result<HttpResponse, Localized> {
+    let secure = st.settings.secure_cookies;
+    let sid = cookie(&req, session_cookie_name(secure));
+    crate::ctx::posted(
+        &req,
+        &st.clone(),
+        Role::Viewer,
+        &form.csrf,
+        |cx| async move {
+            if let Some(id) = sid {
+                st.analyzer.cp.end_web_session(&id)?;
+            }
+            tracing::info!(user = %cx.user_name(), "dashboard sign-out");
+            Ok(HttpResponse::SeeOther()
+                .insert_header(("location", "/ui/login"))
+                .append_header((
+                    "set-cookie",
+                    set_cookie(session_cookie_name(secure), "", 0, true, secure),
+                ))
+                .finish())
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize)]
+pub struct PrefsQuery {
+    #[serde(default)]
+    theme: Option<String>,
+    #[serde(default)]
+    font: Option<u16>,
+    #[serde(default)]
+    lang: Option<String>,
+    #[serde(default)]
+    back: Option<String>,
+}
+
+/// `GET /ui/prefs?theme=&font=&lang=&back=`: display preferences only
+/// (cookies, no state change on the server), so a plain link works.
+pub async fn prefs(req: HttpRequest, q: web::Query<PrefsQuery>, st: St) -> HttpResponse {
+    let cx = Ctx::new(&req, &st);
+    let mut p = cx.prefs;
+    if let Some(t) = &q.theme {
+        p = Prefs::parse(&format!("{t}-{}", p.font));
+    }
+    if let Some(f) = q.font {
+        p = Prefs::parse(&format!("{}-{f}", p.theme_name()));
+    }
+    let secure = st.settings.secure_cookies;
+    let year = 365 * 86_400;
+    let mut resp = HttpResponse::SeeOther();
+    resp.insert_header(("location", safe_back(q.back.as_deref())))
+        .append_header((
+            "set-cookie",
+            set_cookie(PREFS_COOKIE, &p.encode(), year, false, secure),
+        ));
+    if let Some(l) = q.lang.as_deref().and_then(Lang::parse) {
+        resp.append_header((
+            "set-cookie",
+            set_cookie(LANG_COOKIE, l.tag(), year, false, secure),
+        ));
+    }
+    resp.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttle_delays_grow_after_free_attempts() {
+        let t = Throttle::default();
+        let k = ("ops-a".to_string(), "127.0.0.1".to_string());
+        t.failed(k.clone());
+        t.failed(k.clone());
+        assert_eq!(t.wait(&k), None);
+        t.failed(k.clone());
+        let w1 = t.wait(&k).unwrap();
+        t.failed(k.clone());
+        let w2 = t.wait(&k).unwrap();
+        assert!(w2 > w1, "{w1} {w2}");
+        t.succeeded(&k);
+        assert_eq!(t.wait(&k), None);
+    }
+
+    #[test]
+    fn constant_time_eq_and_back_links() {
+        assert!(ct_eq("abc", "abc"));
+        assert!(!ct_eq("abc", "abd") && !ct_eq("abc", "ab"));
+        assert_eq!(safe_back(Some("//evil.example/")), "/ui/");
+        assert_eq!(safe_back(Some("https://evil")), "/ui/");
+        assert_eq!(safe_back(Some("/ui/apps/demo")), "/ui/apps/demo");
+    }
+}
