@@ -129,10 +129,17 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         symbolicator.clone(),
         cp.clone(),
     ));
-    let enricher: Arc<dyn vitals_store::Enricher> = Arc::new(crate::symbols::SymbolEnricher {
+    let sym_enricher = Arc::new(crate::symbols::SymbolEnricher {
         symbolicator,
         attachments_dir: cfg.data_dir.join("attachments"),
     });
+    let crash_routes = actix_web::web::Data::new(crate::symbols::CrashRoutes {
+        store: store.clone(),
+        cp: cp.clone(),
+        enricher: sym_enricher.clone(),
+        lang: cfg.lang(),
+    });
+    let enricher: Arc<dyn vitals_store::Enricher> = sym_enricher;
     let collector = Collector::start_with(
         cfg.collector.clone(),
         &cfg.data_dir,
@@ -197,6 +204,7 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         let inner = inner.clone();
         let api_state = api_state.clone();
         let sym_state = sym_state.clone();
+        let crash_routes = crash_routes.clone();
         let (control, alerts) = (control.clone(), alerts.clone());
         let web_state = web_state.clone();
         App::new()
@@ -204,6 +212,7 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
             .configure(move |c| vitals_collector::configure_routes(inner, c))
             .configure(move |c| vitals_analyzer::api::configure(api_state, c))
             .configure(move |c| vitals_symbolicator::http::configure(c, sym_state))
+            .configure(move |c| crate::symbols::configure(c, crash_routes))
             .configure(move |c| vitals_control::api::configure(control, c))
             .configure(move |c| vitals_alerts::api::configure(alerts, c))
             .configure(move |c| vitals_web::configure(web_state, c))

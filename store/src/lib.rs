@@ -148,11 +148,52 @@ pub trait Store: Send + Sync + 'static {
     /// version), for showing its stack.
     async fn crash_sample(
         &self,
-        _app_id: &str,
-        _fingerprint: &str,
-        _version: Option<&str>,
+        app_id: &str,
+        fingerprint: &str,
+        version: Option<&str>,
     ) -> Result<Option<CrashSample>> {
-        Ok(None)
+        self.crash(
+            app_id,
+            CrashKey::Group {
+                fingerprint,
+                version,
+            },
+        )
+        .await
+    }
+
+    /// One stored crash report: by crash id, or the newest fatal one of a
+    /// group.
+    async fn crash(&self, app_id: &str, key: CrashKey<'_>) -> Result<Option<CrashSample>>;
+}
+
+/// Which crash report [`Store::crash`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashKey<'a> {
+    Group {
+        fingerprint: &'a str,
+        version: Option<&'a str>,
+    },
+    Id(&'a str),
+}
+
+impl CrashKey<'_> {
+    /// The SQL condition and its string arguments (in order).
+    pub(crate) fn condition(&self) -> (&'static str, Vec<String>) {
+        match self {
+            CrashKey::Group {
+                fingerprint,
+                version,
+            } => (
+                "fatal = 1 AND fingerprint = ? AND (? = '' OR version = ?)",
+                vec![
+                    fingerprint.to_string(),
+                    version.unwrap_or("").to_string(),
+                    version.unwrap_or("").to_string(),
+                ],
+            ),
+            CrashKey::Id(id) => ("crash_id = ?", vec![id.to_string()]),
+        }
     }
 }
 

@@ -365,26 +365,23 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn crash_sample(
+    async fn crash(
         &self,
         app_id: &str,
-        fingerprint: &str,
-        version: Option<&str>,
+        key: crate::CrashKey<'_>,
     ) -> Result<Option<crate::CrashSample>> {
-        let (a, f, v) = (
-            app_id.to_string(),
-            fingerprint.to_string(),
-            version.map(str::to_string),
+        let (cond, args) = key.condition();
+        let sql = format!(
+            "SELECT ts, platform, version, build, device_model, os_version, exception_type,
+                    message, payload FROM events
+             WHERE app_id = ? AND kind = 'crash' AND {cond}
+             ORDER BY ts DESC LIMIT 1"
         );
+        let mut all = vec![app_id.to_string()];
+        all.extend(args);
         self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT ts, platform, version, build, device_model, os_version, exception_type,
-                        message, payload FROM events
-                 WHERE app_id = ?1 AND kind = 'crash' AND fatal = 1 AND fingerprint = ?2
-                   AND (?3 IS NULL OR version = ?3)
-                 ORDER BY ts DESC LIMIT 1",
-                params![a, f, v],
-                |r| {
+            Ok(
+                c.query_row(&sql, rusqlite::params_from_iter(all.iter()), |r| {
                     Ok(crate::CrashSample {
                         ts: r.get::<_, i64>(0)? as u32,
                         platform: r.get(1)?,
@@ -396,9 +393,9 @@ impl Store for SqliteStore {
                         message: r.get(7)?,
                         payload: r.get(8)?,
                     })
-                },
+                })
+                .optional()?,
             )
-            .optional()?)
         })
         .await
     }

@@ -434,11 +434,10 @@ impl Store for ClickHouseStore {
             .n)
     }
 
-    async fn crash_sample(
+    async fn crash(
         &self,
         app_id: &str,
-        fingerprint: &str,
-        version: Option<&str>,
+        key: crate::CrashKey<'_>,
     ) -> Result<Option<crate::CrashSample>> {
         #[derive(Row, Deserialize)]
         struct S {
@@ -452,19 +451,19 @@ impl Store for ClickHouseStore {
             message: String,
             payload: String,
         }
-        let q = self
+        let (cond, args) = key.condition();
+        let mut q = self
             .client
-            .query(
+            .query(&format!(
                 "SELECT ts, platform, version, build, device_model, os_version, exception_type,
                         message, payload FROM events
-                 WHERE app_id = ? AND kind = 'crash' AND fatal = 1 AND fingerprint = ?
-                   AND (? = '' OR version = ?)
-                 ORDER BY ts DESC LIMIT 1",
-            )
-            .bind(app_id)
-            .bind(fingerprint)
-            .bind(version.unwrap_or(""))
-            .bind(version.unwrap_or(""));
+                 WHERE app_id = ? AND kind = 'crash' AND {cond}
+                 ORDER BY ts DESC LIMIT 1"
+            ))
+            .bind(app_id);
+        for a in &args {
+            q = q.bind(a.as_str());
+        }
         Ok(q.fetch_optional::<S>().await?.map(|s| crate::CrashSample {
             ts: s.ts,
             platform: s.platform,
