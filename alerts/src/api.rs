@@ -13,7 +13,7 @@ use crate::rule::AlertRule;
 use actix_web::{HttpRequest, HttpResponse, web};
 use std::sync::Arc;
 use vitals_control::error::{ControlError, Localized};
-use vitals_i18n::{Lang, Msg};
+use vitals_i18n::Msg;
 use vitals_store::control::Role;
 use vitals_store::ops::{AlertFilter, Applied, Change};
 
@@ -31,21 +31,10 @@ pub fn configure(state: Arc<Alerts>, cfg: &mut web::ServiceConfig) {
         );
 }
 
-fn lang(req: &HttpRequest, default: Lang) -> Lang {
-    Lang::negotiate(
-        req.headers()
-            .get("accept-language")
-            .and_then(|v| v.to_str().ok()),
-        default,
-    )
-}
+use vitals_control::api::lang;
 
 fn who(req: &HttpRequest, st: &Alerts, needed: Role) -> Result<String, ControlError> {
-    let h = req
-        .headers()
-        .get("authorization")
-        .and_then(|v| v.to_str().ok());
-    Ok(st.cp.identify(h, needed)?.name)
+    Ok(vitals_control::api::identify(req, &st.cp, needed)?.name)
 }
 
 async fn rules(req: HttpRequest, st: St) -> Result<HttpResponse, Localized> {

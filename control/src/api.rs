@@ -47,7 +47,8 @@ pub fn configure(state: Arc<Control>, cfg: &mut web::ServiceConfig) {
         .route("/api/v1/audit/{id}/revert", web::post().to(revert));
 }
 
-fn lang(req: &HttpRequest, default: Lang) -> Lang {
+/// The response language: `Accept-Language`, else the configured default.
+pub fn lang(req: &HttpRequest, default: Lang) -> Lang {
     Lang::negotiate(
         req.headers()
             .get("accept-language")
@@ -57,11 +58,21 @@ fn lang(req: &HttpRequest, default: Lang) -> Lang {
 }
 
 fn who(req: &HttpRequest, st: &Control, needed: Role) -> Result<Identity, ControlError> {
+    identify(req, &st.cp, needed)
+}
+
+/// The named operator behind the request's bearer token, if its role
+/// suffices (shared by the alerts API).
+pub fn identify(
+    req: &HttpRequest,
+    cp: &vitals_store::ControlPlane,
+    needed: Role,
+) -> Result<Identity, ControlError> {
     let h = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    Ok(st.cp.identify(h, needed)?)
+    Ok(cp.identify(h, needed)?)
 }
 
 fn header<'a>(req: &'a HttpRequest, name: &'static str) -> Result<&'a str, ControlError> {

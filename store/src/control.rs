@@ -82,6 +82,20 @@ pub enum AuthFailure {
     Store(String),
 }
 
+const APP_SELECT: &str =
+    "SELECT app_id, name, pseudonym_secret, store_ip, created_at, rowid FROM apps";
+
+fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<App> {
+    Ok(App {
+        app_id: r.get(0)?,
+        name: r.get(1)?,
+        pseudonym_secret: r.get(2)?,
+        store_ip: r.get::<_, i64>(3)? != 0,
+        created_at: r.get(4)?,
+        project: r.get(5)?,
+    })
+}
+
 /// The control-plane database.
 pub struct ControlPlane {
     conn: Mutex<Connection>,
@@ -219,38 +233,18 @@ impl ControlPlane {
         Ok(self
             .conn()?
             .query_row(
-                "SELECT app_id, name, pseudonym_secret, store_ip, created_at, rowid FROM apps WHERE app_id = ?",
+                &format!("{APP_SELECT} WHERE app_id = ?"),
                 params![app_id],
-                |r| {
-                    Ok(App {
-                        app_id: r.get(0)?,
-                        name: r.get(1)?,
-                        pseudonym_secret: r.get(2)?,
-                        store_ip: r.get::<_, i64>(3)? != 0,
-                        created_at: r.get(4)?,
-                        project: r.get(5)?,
-                    })
-                },
+                app_row,
             )
             .optional()?)
     }
 
     pub fn apps(&self) -> Result<Vec<App>> {
         let conn = self.conn()?;
-        let mut st = conn.prepare(
-            "SELECT app_id, name, pseudonym_secret, store_ip, created_at, rowid FROM apps ORDER BY app_id",
-        )?;
+        let mut st = conn.prepare(&format!("{APP_SELECT} ORDER BY app_id"))?;
         let rows = st
-            .query_map([], |r| {
-                Ok(App {
-                    app_id: r.get(0)?,
-                    name: r.get(1)?,
-                    pseudonym_secret: r.get(2)?,
-                    store_ip: r.get::<_, i64>(3)? != 0,
-                    created_at: r.get(4)?,
-                    project: r.get(5)?,
-                })
-            })?
+            .query_map([], app_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
