@@ -90,24 +90,7 @@ async fn gate_exit_codes_and_junit() {
         assert_eq!(post(&client, &v.url, &key, b).await, 202);
     }
     // Wait until stored: the releases API counts sessions.
-    let token_out = Command::new(bin())
-        .args([
-            "tokens",
-            "create",
-            "--role",
-            "viewer",
-            "--lang",
-            "en",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let token = String::from_utf8_lossy(&token_out.stdout)
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string();
+    let token = create_token(&data, "viewer");
     let mut stored = 0;
     for _ in 0..200 {
         let body: serde_json::Value = client

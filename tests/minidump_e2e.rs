@@ -14,35 +14,11 @@ const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/minid
 async fn minidump_with_uploaded_debug_file_is_symbolicated() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let out = Command::new(bin())
-        .args([
-            "keys",
-            "create",
-            "--app",
-            "native",
-            "--lang",
-            "en",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let key = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("key id:"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let project = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Sentry DSN:"))
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .trim()
-        .to_string();
+    let Key {
+        key_id: key,
+        project,
+        ..
+    } = create_app_key(&data, "native");
     // The debug file goes into the local store before the server starts.
     let up = Command::new(bin())
         .args([

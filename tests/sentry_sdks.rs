@@ -74,51 +74,12 @@ async fn real_sentry_sdks_report_sessions_and_crashes() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let out = Command::new(bin())
-        .args([
-            "keys",
-            "create",
-            "--app",
-            "sdk",
-            "--lang",
-            "en",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let key = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("key id:"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let dsn_line = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("Sentry DSN:"))
-        .unwrap()
-        .trim()
-        .to_string();
-    let project = dsn_line.rsplit('/').next().unwrap().to_string();
-    let token_out = Command::new(bin())
-        .args([
-            "tokens",
-            "create",
-            "--role",
-            "viewer",
-            "--lang",
-            "en",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
-    let token = String::from_utf8_lossy(&token_out.stdout)
-        .split_whitespace()
-        .last()
-        .unwrap()
-        .to_string();
+    let Key {
+        key_id: key,
+        project,
+        ..
+    } = create_app_key(&data, "sdk");
+    let token = create_token(&data, "viewer");
     let v = Vitals::serve(&data, None);
     let dsn = format!(
         "{}/{project}",

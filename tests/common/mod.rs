@@ -141,8 +141,16 @@ pub fn query_u64(url: &str, sql: &str) -> u64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-/// Creates an ingest key through the CLI; returns (key id, secret).
-pub fn create_key(data_dir: &Path, app: &str) -> (String, String) {
+/// An ingest key made by `vitals keys create`.
+pub struct Key {
+    pub key_id: String,
+    pub secret: String,
+    /// The app's numeric project id (the last part of the Sentry DSN).
+    pub project: String,
+}
+
+/// Creates an ingest key through the CLI.
+pub fn create_app_key(data_dir: &Path, app: &str) -> Key {
     let out = Command::new(bin())
         .args(["keys", "create", "--app", app, "--lang", "en", "--data-dir"])
         .arg(data_dir)
@@ -159,7 +167,45 @@ pub fn create_key(data_dir: &Path, app: &str) -> (String, String) {
             .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
             .unwrap_or_else(|| panic!("no {name} in {text}"))
     };
-    (field("key id:"), field("secret:"))
+    let dsn = field("Sentry DSN:");
+    Key {
+        key_id: field("key id:"),
+        secret: field("secret:"),
+        project: dsn.rsplit('/').next().unwrap_or_default().to_string(),
+    }
+}
+
+/// Creates an ingest key through the CLI; returns (key id, secret).
+pub fn create_key(data_dir: &Path, app: &str) -> (String, String) {
+    let k = create_app_key(data_dir, app);
+    (k.key_id, k.secret)
+}
+
+/// Creates an API token with `role` through the CLI.
+pub fn create_token(data_dir: &Path, role: &str) -> String {
+    let out = Command::new(bin())
+        .args([
+            "tokens",
+            "create",
+            "--role",
+            role,
+            "--lang",
+            "en",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .output()
+        .expect("run vitals tokens create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .last()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A running `vitals serve`.
