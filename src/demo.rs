@@ -90,9 +90,13 @@ pub async fn run(
         ..Default::default()
     };
     let sim = tokio::spawn(simulate::run_until(sim_cfg, stop_rx));
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    // Ctrl-C, or SIGTERM from a service manager or `timeout`.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
     println!("{}", Msg::CliShuttingDown.text(lang));
     let _ = stop_tx.send(true);
     match sim.await {
