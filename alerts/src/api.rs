@@ -76,15 +76,24 @@ async fn put_rule(
             alert: None,
             client_visible: false,
         };
-        Ok(HttpResponse::Ok().json(st.cp.apply_change(
-            &change,
-            &Applied {
-                actor: &me,
-                ..Default::default()
-            },
-        )?))
+        apply_rule_change(&st, &change, &me)
     };
     run().map_err(|e| e.lang(l))
+}
+
+/// Records a rule change (audited like every control-plane change).
+fn apply_rule_change(
+    st: &Alerts,
+    change: &Change,
+    actor: &str,
+) -> Result<HttpResponse, ControlError> {
+    Ok(HttpResponse::Ok().json(st.cp.apply_change(
+        change,
+        &Applied {
+            actor,
+            ..Default::default()
+        },
+    )?))
 }
 
 async fn delete_rule(
@@ -111,13 +120,7 @@ async fn delete_rule(
             alert: None,
             client_visible: false,
         };
-        Ok(HttpResponse::Ok().json(st.cp.apply_change(
-            &change,
-            &Applied {
-                actor: &me,
-                ..Default::default()
-            },
-        )?))
+        apply_rule_change(&st, &change, &me)
     };
     run().map_err(|e| e.lang(l))
 }

@@ -576,8 +576,13 @@ impl ControlPlane {
                 "token name must be 1-64 characters".into(),
             ));
         }
-        let taken: Option<String> = self
-            .conn()?
+        // Token and name commit together: a taken name leaves no orphan
+        // unnamed token behind.
+        let token = format!("vt_{}", crate::control::random_hex(24));
+        let hash = crate::control::token_hash(&token);
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let taken: Option<String> = tx
             .query_row(
                 "SELECT name FROM api_token_names WHERE name = ?",
                 params![name],
@@ -587,11 +592,15 @@ impl ControlPlane {
         if taken.is_some() {
             return Err(StoreError::Conflict(format!("token name {name} is taken")));
         }
-        let token = self.create_token(role, name)?;
-        self.conn()?.execute(
-            "INSERT INTO api_token_names (token_hash, name) VALUES (?, ?)",
-            params![hex::encode(Sha256::digest(token.as_bytes())), name],
+        tx.execute(
+            "INSERT INTO api_tokens (token_hash, role, label, created_at) VALUES (?, ?, ?, ?)",
+            params![hash, role.as_str(), name, now()],
         )?;
+        tx.execute(
+            "INSERT INTO api_token_names (token_hash, name) VALUES (?, ?)",
+            params![hash, name],
+        )?;
+        tx.commit()?;
         Ok(token)
     }
 
@@ -604,7 +613,7 @@ impl ControlPlane {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .unwrap_or_default();
-        let hash = hex::encode(Sha256::digest(token.as_bytes()));
+        let hash = crate::control::token_hash(token);
         let name: Option<String> = self
             .conn()
             .map_err(|e| AuthFailure::Store(e.to_string()))?
