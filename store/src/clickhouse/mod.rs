@@ -4,9 +4,9 @@
 //! Exactly-once: event rows are written first, then the batch ids into the
 //! `batches` ledger. A batch found in the ledger is skipped. When a previous
 //! attempt may have stopped between the two writes (`in_doubt`), the events
-//! table itself is asked which (batch, month) pairs are already present; each
-//! INSERT of one partition's rows is one part, so such a pair is either fully
-//! there or absent.
+//! table itself is asked which events (app, batch, seq) are already there and
+//! only the others are written. Event-level, because an interrupted HTTP
+//! insert whose stream ends on a row boundary is committed as a prefix.
 
 mod schema;
 
@@ -112,7 +112,7 @@ impl ClickHouseStore {
         Ok(rows.into_iter().map(|k| (k.app_id, k.batch_id)).collect())
     }
 
-    /// (app, batch, month) triples already in `events` for these batches.
+    /// (app, batch, seq) of the events of these batches already stored.
     async fn events_present(
         &self,
         keys: &[(&str, &str)],
@@ -123,13 +123,13 @@ impl ClickHouseStore {
         struct P {
             app_id: String,
             batch_id: String,
-            month: u32,
+            seq: u32,
         }
         if keys.is_empty() {
             return Ok(HashSet::new());
         }
         let sql = format!(
-            "SELECT DISTINCT app_id, batch_id, toUInt32(toYYYYMM(ts)) AS month FROM events \
+            "SELECT DISTINCT app_id, batch_id, seq FROM events \
              WHERE ts >= toDateTime({min_ts}) AND ts <= toDateTime({max_ts}) \
              AND (app_id, batch_id) IN ({})",
             tuple_list(keys)
@@ -137,7 +137,7 @@ impl ClickHouseStore {
         let rows = self.client.query(&sql).fetch_all::<P>().await?;
         Ok(rows
             .into_iter()
-            .map(|p| (p.app_id, p.batch_id, p.month))
+            .map(|p| (p.app_id, p.batch_id, p.seq))
             .collect())
     }
 
@@ -169,23 +169,6 @@ fn base_client(cfg: &ClickHouseConfig) -> Client {
         .with_user(cfg.user.clone())
         .with_password(cfg.password.clone())
         .with_validation(false)
-}
-
-/// Month partition key of a Unix-seconds time, as `toYYYYMM` computes it
-/// in UTC.
-fn yyyymm(ts: u32) -> u32 {
-    let days = i64::from(ts) / 86_400;
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    u32::try_from(y * 100 + m).unwrap_or(0)
 }
 
 /// Escapes a value for a single-quoted ClickHouse string literal.
@@ -315,7 +298,7 @@ impl Store for ClickHouseStore {
             if !present.is_empty() {
                 let before = rows.len();
                 rows.retain(|r| {
-                    !present.contains(&(r.app_id.to_string(), r.batch_id.to_string(), yyyymm(r.ts)))
+                    !present.contains(&(r.app_id.to_string(), r.batch_id.to_string(), r.seq))
                 });
                 out.duplicate_rows += before - rows.len();
                 tracing::warn!(
@@ -522,14 +505,6 @@ struct LedgerRow<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn yyyymm_matches_calendar() {
-        assert_eq!(yyyymm(0), 197001);
-        assert_eq!(yyyymm(1_709_251_199), 202402); // 2024-02-29 23:59:59
-        assert_eq!(yyyymm(1_709_251_200), 202403);
-        assert_eq!(yyyymm(1_764_374_400), 202511); // 2025-11-29
-    }
 
     #[test]
     fn escapes_quotes_and_backslashes() {
