@@ -68,6 +68,10 @@ enum Cmd {
     Migrate {
         #[command(flatten)]
         common: Common,
+        /// Also empty and recompute the rollups from the raw rows (after a
+        /// restore, or a backend crash mid-insert). Stop ingestion first.
+        #[arg(long)]
+        rebuild_rollups: bool,
     },
     /// Drive a running collector with a simulated fleet.
     Simulate(SimulateArgs),
@@ -368,13 +372,30 @@ async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
-        Cmd::Migrate { common } => {
+        Cmd::Migrate {
+            common,
+            rebuild_rollups,
+        } => {
             let cfg = load(&common, None)?;
             let store = server::open_store(&cfg).await?;
             let r = store
                 .migrate()
                 .await
                 .with_context(|| format!("migrating the {} store", store.backend()))?;
+            if rebuild_rollups {
+                let t = std::time::Instant::now();
+                store
+                    .rebuild_rollups()
+                    .await
+                    .with_context(|| format!("rebuilding the {} rollups", store.backend()))?;
+                println!(
+                    "{}",
+                    Msg::CliRollupsRebuilt.render(
+                        cfg.lang(),
+                        &[("secs", &format!("{:.1}", t.elapsed().as_secs_f64()))]
+                    )
+                );
+            }
             println!(
                 "{}",
                 Msg::CliMigrateDone.render(

@@ -39,8 +39,11 @@ pub fn control_plane(cfg: &Config) -> Result<Arc<ControlPlane>, ServerError> {
 /// Opens the telemetry store the configuration names and migrates it.
 pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, ServerError> {
     let store: Arc<dyn Store> = match cfg.clickhouse() {
-        Some(ch) => Arc::new(ClickHouseStore::new(ch)),
-        None => Arc::new(SqliteStore::open(cfg.data_dir.join("telemetry.sqlite"))?),
+        Some(ch) => Arc::new(ClickHouseStore::new(ch).with_timezone(cfg.timezone.clone())),
+        None => Arc::new(
+            SqliteStore::open(cfg.data_dir.join("telemetry.sqlite"))?
+                .with_timezone(cfg.timezone.clone()),
+        ),
     };
     Ok(store)
 }

@@ -150,7 +150,9 @@ async fn main() {
     sq.migrate().await.expect("migrate");
     let n = (sessions / 10).max(1);
     let t = Instant::now();
-    rusqlite_fill(sq.path(), n, n * 5).expect("fill sqlite");
+    sq.execute_batch(&sqlite_fill(n, n * 5))
+        .await
+        .expect("fill sqlite");
     eprintln!("sqlite filled in {:.1} s", t.elapsed().as_secs_f64());
     let store: Arc<dyn Store> = Arc::new(sq);
     let a = Analyzer::new(store, cp, Policy::standard(), "Asia/Shanghai");
@@ -163,10 +165,11 @@ async fn main() {
     eprintln!("sqlite gate: {what}");
 }
 
-/// Fills the embedded store with `sessions` sessions and `samples` samples
-/// using SQLite's own generate loop.
-fn rusqlite_fill(path: &std::path::Path, sessions: u64, samples: u64) -> rusqlite::Result<()> {
-    let sql = format!(
+/// SQL that fills the embedded store with `sessions` sessions and `samples`
+/// samples using SQLite's own generate loop (run on the store's connection,
+/// so its rollup triggers see every row).
+fn sqlite_fill(sessions: u64, samples: u64) -> String {
+    format!(
         "WITH RECURSIVE n(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM n WHERE x < {rows})
          INSERT INTO events SELECT 'bench', 'b' || (x / 100), x % 100,
            CASE WHEN x < {s2} THEN 'session' ELSE (CASE x % 3 WHEN 0 THEN 'perf' WHEN 1 THEN 'cold_start' ELSE 'network' END) END,
@@ -183,6 +186,5 @@ fn rusqlite_fill(path: &std::path::Path, sessions: u64, samples: u64) -> rusqlit
         rows = sessions * 2 + samples - 1,
         s2 = sessions * 2,
         now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-    );
-    rusqlite::Connection::open(path)?.execute_batch(&sql)
+    )
 }

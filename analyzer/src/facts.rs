@@ -156,7 +156,6 @@ pub struct Facts {
     pub users: u64,
     pub crashed_users: u64,
     pub fatal_crashes: u64,
-    pub installs: u64,
     pub models: Vec<ModelCrash>,
     pub groups: Vec<GroupFact>,
     pub cells: Vec<Cell>,
@@ -246,20 +245,28 @@ pub async fn gather(
         until: scope.until,
         ..Default::default()
     };
-    // Active users are users with a session or a crash in the release; the
-    // kind filter also lets the backend use its (app, kind, version) order.
+    // Each query has a shape a rollup answers (sessions per release and
+    // dimension, users per release, samples per bucket), so the gate does
+    // not read the release's raw rows; only crash rows (few) are read raw.
     let summary = q(
-        &with_kinds(&f, &["session", "crash"]),
+        &with_kinds(&f, &["session"]),
         vec![],
         vec![
             Measure::Count(Some(Cond::SessionStart)),
             Measure::Count(Some(Cond::SessionCrashed)),
-            Measure::Users(None),
-            Measure::Users(Some(Cond::FatalCrash)),
-            Measure::Count(Some(Cond::FatalCrash)),
-            Measure::Installs(None),
             Measure::Count(Some(Cond::SessionAbnormal)),
         ],
+    );
+    // Active users are users with a session or a crash in the release.
+    let users_q = q(
+        &with_kinds(&f, &["session", "crash"]),
+        vec![],
+        vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
+    );
+    let fatal_q = q(
+        &with_kinds(&f, &["crash"]),
+        vec![],
+        vec![Measure::Count(Some(Cond::FatalCrash))],
     );
     let sessions_f = with_kinds(&f, &["session"]);
     let by_model = q(
@@ -359,25 +366,40 @@ pub async fn gather(
             Measure::Max(Col::PackageBytes, None),
         ],
     );
-    let (summary, by_model, groups, lifecycle, compat, cold, cpu, mem, install, latency, patches) =
-        tokio::try_join!(
-            store.aggregate(&summary),
-            store.aggregate(&by_model),
-            store.aggregate(&groups),
-            store.aggregate(&lifecycle),
-            store.aggregate(&compat),
-            store.aggregate(&cold),
-            store.aggregate(&cpu),
-            store.aggregate(&mem),
-            store.aggregate(&install),
-            store.aggregate(&latency),
-            store.aggregate(&patches),
-        )?;
-    let s = summary.first().cloned().unwrap_or(AggRow {
-        dims: vec![],
-        values: vec![],
-    });
-    let users = s.count(2);
+    let (
+        (summary, users_r, fatal_r),
+        (by_model, groups, lifecycle, compat, cold, cpu, mem, install, latency, patches),
+    ) = tokio::try_join!(
+        async {
+            tokio::try_join!(
+                store.aggregate(&summary),
+                store.aggregate(&users_q),
+                store.aggregate(&fatal_q),
+            )
+        },
+        async {
+            tokio::try_join!(
+                store.aggregate(&by_model),
+                store.aggregate(&groups),
+                store.aggregate(&lifecycle),
+                store.aggregate(&compat),
+                store.aggregate(&cold),
+                store.aggregate(&cpu),
+                store.aggregate(&mem),
+                store.aggregate(&install),
+                store.aggregate(&latency),
+                store.aggregate(&patches),
+            )
+        },
+    )?;
+    let first = |rows: &[AggRow]| {
+        rows.first().cloned().unwrap_or(AggRow {
+            dims: vec![],
+            values: vec![],
+        })
+    };
+    let (s, u, fc) = (first(&summary), first(&users_r), first(&fatal_r));
+    let users = u.count(0);
     let meta = cp.releases(app)?.into_iter().find(|m| {
         m.version == release.version && release.build.as_ref().is_none_or(|b| *b == m.build)
     });
@@ -525,11 +547,10 @@ pub async fn gather(
         release: release.clone(),
         sessions: s.count(0),
         crashed_sessions: s.count(1),
-        abnormal_sessions: s.count(6),
+        abnormal_sessions: s.count(2),
         users,
-        crashed_users: s.count(3),
-        fatal_crashes: s.count(4),
-        installs: s.count(5),
+        crashed_users: u.count(1),
+        fatal_crashes: fc.count(0),
         models,
         groups,
         cells,

@@ -186,7 +186,7 @@ impl Analyzer {
         let facts = facts::gather(self.store.as_ref(), &self.cp, app, release, &scope).await?;
         let has_data = facts.sessions > 0
             || facts.fatal_crashes > 0
-            || facts.installs > 0
+            || facts.users > 0
             || facts.cold_start.n > 0
             || facts.cpu.n > 0
             || facts.memory.n > 0

@@ -515,6 +515,9 @@ catalogue! {
     CliMigrateDone = "cli.migrate.done" {
         zh: "{backend} 表结构已是最新（版本 {version}，本次应用 {applied} 个迁移）",
         en: "{backend} schema is up to date (version {version}, {applied} migrations applied now)" }
+    CliRollupsRebuilt = "cli.migrate.rollups_rebuilt" {
+        zh: "汇总表已按原始数据重建（用时 {secs} 秒）",
+        en: "rollups rebuilt from the raw rows in {secs} s" }
     CliKeyCreated = "cli.keys.created" {
         zh: "已为应用 {app} 创建接入密钥\n  key id：{key_id}\n  secret：{secret}\n  Sentry DSN：{dsn}\n请妥善保存 secret，它不会再次显示。",
         en: "ingest key created for app {app}\n  key id: {key_id}\n  secret: {secret}\n  Sentry DSN: {dsn}\nKeep the secret safe; it is not shown again." }

@@ -16,6 +16,8 @@ mod error;
 pub mod ops;
 pub mod query;
 pub mod releases;
+mod rollup;
+mod rollup_ddl;
 pub mod row;
 mod sqlite;
 pub mod users;
@@ -24,6 +26,9 @@ pub use crate::clickhouse::{ClickHouseConfig, ClickHouseStore};
 pub use control::ControlPlane;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
+
+/// The platform's default time zone (days, charts, schedules).
+pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
 
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -141,8 +146,18 @@ pub trait Store: Send + Sync + 'static {
     /// Number of distinct batches stored for an app.
     async fn batch_count(&self, app_id: &str) -> Result<u64>;
 
-    /// Runs an aggregation ([`query::Query`]) inside the backend.
+    /// Runs an aggregation ([`query::Query`]) inside the backend, from a
+    /// rollup when one answers it exactly, else from the raw rows.
     async fn aggregate(&self, q: &query::Query) -> Result<Vec<query::AggRow>>;
+
+    /// The same aggregation from the raw rows only (conformance tests and
+    /// benchmarks compare both paths).
+    async fn aggregate_raw(&self, q: &query::Query) -> Result<Vec<query::AggRow>>;
+
+    /// Empties and recomputes every rollup from the raw rows (after a
+    /// restore, or to repair one after a backend crash mid-insert). Run it
+    /// while ingestion is stopped.
+    async fn rebuild_rollups(&self) -> Result<()>;
 
     /// The most recent fatal crash report of a group (optionally of one
     /// version), for showing its stack.
@@ -217,4 +232,10 @@ pub(crate) fn dedup_in_chunk(batches: &[AcceptedBatch]) -> (Vec<usize>, usize) {
     }
     let dropped = batches.len() - keep.len();
     (keep, dropped)
+}
+
+/// Which rollup table, if any, answers `q` when the rollups' days are in
+/// time zone `tz` (tests and `EXPLAIN`-style diagnostics).
+pub fn rollup_for(q: &query::Query, tz: &str) -> Option<&'static str> {
+    rollup::route(query::Dialect::Sqlite, q, tz).map(|r| r.table.name())
 }

@@ -332,6 +332,24 @@ pub(crate) fn render(d: Dialect, q: &Query) -> String {
     if ms.is_empty() {
         ms.push(measure(d, &Measure::Count(None)));
     }
+    finish(
+        d,
+        q,
+        &dims,
+        &ms,
+        &format!("events WHERE {}", where_clause(d, &q.filter)),
+    )
+}
+
+/// Assembles `SELECT dims, measures FROM <from_where> GROUP BY … ORDER BY
+/// … LIMIT …` from rendered parts (shared by the raw and rollup paths).
+pub(crate) fn finish(
+    d: Dialect,
+    q: &Query,
+    dims: &[String],
+    ms: &[String],
+    from_where: &str,
+) -> String {
     let select = match d {
         Dialect::ClickHouse => format!(
             "[{}] AS d, [{}] AS v",
@@ -349,10 +367,7 @@ pub(crate) fn render(d: Dialect, q: &Query) -> String {
             .collect::<Vec<_>>()
             .join(", "),
     };
-    let mut sql = format!(
-        "SELECT {select} FROM events WHERE {}",
-        where_clause(d, &q.filter)
-    );
+    let mut sql = format!("SELECT {select} FROM {from_where}");
     if !dims.is_empty() {
         let keys: Vec<String> = (1..=dims.len()).map(|i| i.to_string()).collect();
         let group = match d {

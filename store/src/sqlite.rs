@@ -20,6 +20,10 @@ use vitals_protocol::AcceptedBatch;
 pub struct SqliteStore {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
+    /// Time zone of the rollups' local days.
+    timezone: String,
+    /// Zone the stored rollups use (`Some(None)`: none); unknown until asked.
+    rollups: Arc<Mutex<Option<Option<String>>>>,
 }
 
 const MIGRATIONS: &[(u32, &str, &str)] = &[(
@@ -68,11 +72,103 @@ impl SqliteStore {
         Ok(SqliteStore {
             path,
             conn: Arc::new(Mutex::new(conn)),
+            timezone: crate::DEFAULT_TIMEZONE.into(),
+            rollups: Arc::default(),
         })
+    }
+
+    /// Runs SQL statements as they are, on the store's connection (its
+    /// functions and triggers apply): tooling, benchmarks and tests.
+    pub async fn execute_batch(&self, sql: &str) -> Result<()> {
+        let sql = sql.to_string();
+        self.with(move |c| Ok(c.execute_batch(&sql)?)).await
+    }
+
+    /// Sets the time zone of the rollups' days (default Asia/Shanghai);
+    /// `migrate` rebuilds them when it changes.
+    pub fn with_timezone(mut self, tz: impl Into<String>) -> Self {
+        self.timezone = tz.into();
+        self
+    }
+
+    /// The zone the stored rollups use, if there are any.
+    async fn rollup_zone(&self) -> Result<Option<String>> {
+        let cached = self
+            .rollups
+            .lock()
+            .map_err(|_| crate::StoreError::Join("rollup state lock poisoned".into()))?
+            .clone();
+        if let Some(z) = cached {
+            return Ok(z);
+        }
+        let zone = self.with(|c| stored_zone(c)).await?;
+        if let Ok(mut g) = self.rollups.lock() {
+            *g = Some(zone.clone());
+        }
+        Ok(zone)
+    }
+
+    /// Rebuilds the rollups for the configured zone in one transaction.
+    async fn rebuild(&self, only_if_changed: bool) -> Result<bool> {
+        let tz = self.timezone.clone();
+        let rebuilt = self
+            .with(move |c| {
+                c.execute_batch(SETTINGS_DDL)?;
+                if only_if_changed && stored_zone(c)?.as_deref() == Some(tz.as_str()) {
+                    return Ok(false);
+                }
+                let started = std::time::Instant::now();
+                let tx = c.transaction()?;
+                tx.execute_batch(&crate::rollup_ddl::sqlite_rebuild(&tz))?;
+                tx.execute(
+                    "INSERT INTO rollup_settings (key, value) VALUES ('timezone', ?)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![tz],
+                )?;
+                tx.commit()?;
+                tracing::info!(timezone = %tz, secs = started.elapsed().as_secs_f64(), "sqlite rollups rebuilt");
+                Ok(true)
+            })
+            .await?;
+        if let Ok(mut g) = self.rollups.lock() {
+            *g = None;
+        }
+        Ok(rebuilt)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    async fn migrate_tables(&self) -> Result<MigrationReport> {
+        self.with(|c| {
+            c.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+            )?;
+            let current: u32 = c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                [],
+                |r| r.get(0),
+            )?;
+            let mut applied = 0;
+            for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+                let tx = c.transaction()?;
+                tx.execute_batch(sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now'))",
+                    params![version, name],
+                )?;
+                tx.commit()?;
+                applied += 1;
+            }
+            let latest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
+            Ok(MigrationReport {
+                version: latest.max(current),
+                applied,
+            })
+        })
+        .await
     }
 
     async fn with<T: Send + 'static>(
@@ -88,6 +184,27 @@ impl SqliteStore {
         })
         .await?
     }
+}
+
+const SETTINGS_DDL: &str =
+    "CREATE TABLE IF NOT EXISTS rollup_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+fn stored_zone(c: &Connection) -> Result<Option<String>> {
+    let exists: i64 = c.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'rollup_settings'",
+        [],
+        |r| r.get(0),
+    )?;
+    if exists == 0 {
+        return Ok(None);
+    }
+    Ok(c.query_row(
+        "SELECT value FROM rollup_settings WHERE key = 'timezone'",
+        [],
+        |r| r.get::<_, String>(0),
+    )
+    .optional()?
+    .filter(|v| !v.is_empty()))
 }
 
 /// Local-time helpers the query renderer uses (`vitals_day`, `vitals_hour`):
@@ -239,34 +356,34 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> Result<MigrationReport> {
-        self.with(|c| {
-            c.execute_batch(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (
-                    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-            )?;
-            let current: u32 = c.query_row(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                [],
-                |r| r.get(0),
-            )?;
-            let mut applied = 0;
-            for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-                let tx = c.transaction()?;
-                tx.execute_batch(sql)?;
-                tx.execute(
-                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, strftime('%s','now'))",
-                    params![version, name],
-                )?;
-                tx.commit()?;
-                applied += 1;
+        let mut report = self.migrate_tables().await?;
+        if self.rebuild(true).await? {
+            report.applied += 1;
+        }
+        Ok(report)
+    }
+
+    async fn rebuild_rollups(&self) -> Result<()> {
+        self.rebuild(false).await.map(|_| ())
+    }
+
+    async fn aggregate(&self, q: &crate::query::Query) -> Result<Vec<crate::query::AggRow>> {
+        let routed = match self.rollup_zone().await? {
+            Some(z) => crate::rollup::route(crate::query::Dialect::Sqlite, q, &z),
+            None => None,
+        };
+        match routed {
+            Some(r) => {
+                tracing::debug!(table = r.table.name(), sql = %r.sql, "aggregate from rollup");
+                self.fetch_agg(q, r.sql).await
             }
-            let latest = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
-            Ok(MigrationReport {
-                version: latest.max(current),
-                applied,
-            })
-        })
-        .await
+            None => self.aggregate_raw(q).await,
+        }
+    }
+
+    async fn aggregate_raw(&self, q: &crate::query::Query) -> Result<Vec<crate::query::AggRow>> {
+        let sql = crate::query::render(crate::query::Dialect::Sqlite, q);
+        self.fetch_agg(q, sql).await
     }
 
     async fn ping(&self) -> Result<()> {
@@ -400,8 +517,25 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn aggregate(&self, q: &crate::query::Query) -> Result<Vec<crate::query::AggRow>> {
-        let sql = crate::query::render(crate::query::Dialect::Sqlite, q);
+    async fn batch_count(&self, app_id: &str) -> Result<u64> {
+        let a = app_id.to_string();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM batches WHERE app_id = ?",
+                params![a],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    async fn fetch_agg(
+        &self,
+        q: &crate::query::Query,
+        sql: String,
+    ) -> Result<Vec<crate::query::AggRow>> {
         let n_dims = q.group_by.len();
         let n_vals = q.measures.len().max(1);
         self.with(move |c| {
@@ -420,18 +554,6 @@ impl Store for SqliteStore {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
-        })
-        .await
-    }
-
-    async fn batch_count(&self, app_id: &str) -> Result<u64> {
-        let a = app_id.to_string();
-        self.with(move |c| {
-            Ok(c.query_row(
-                "SELECT COUNT(*) FROM batches WHERE app_id = ?",
-                params![a],
-                |r| r.get::<_, i64>(0),
-            )? as u64)
         })
         .await
     }

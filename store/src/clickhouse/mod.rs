@@ -8,6 +8,7 @@
 //! only the others are written. Event-level, because an interrupted HTTP
 //! insert whose stream ends on a row boundary is committed as a prefix.
 
+mod rollups;
 mod schema;
 
 use crate::row::{EventRow, rows_from_batch};
@@ -18,6 +19,7 @@ use crate::{
 use ::clickhouse::{Client, Row};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use vitals_protocol::AcceptedBatch;
 
@@ -50,12 +52,29 @@ impl Default for ClickHouseConfig {
 pub struct ClickHouseStore {
     cfg: ClickHouseConfig,
     client: Client,
+    /// Time zone of the rollups' local days (the platform's zone).
+    timezone: String,
+    /// Zone the stored rollups use: unknown until first asked; `Some(None)`
+    /// when there are none.
+    rollups: Arc<RwLock<Option<Option<String>>>>,
 }
 
 impl ClickHouseStore {
     pub fn new(cfg: ClickHouseConfig) -> Self {
         let client = base_client(&cfg).with_database(cfg.database.clone());
-        ClickHouseStore { cfg, client }
+        ClickHouseStore {
+            cfg,
+            client,
+            timezone: crate::DEFAULT_TIMEZONE.into(),
+            rollups: Arc::default(),
+        }
+    }
+
+    /// Sets the time zone of the rollups' days (default Asia/Shanghai);
+    /// `migrate` rebuilds them when it changes.
+    pub fn with_timezone(mut self, tz: impl Into<String>) -> Self {
+        self.timezone = tz.into();
+        self
     }
 
     /// The database name in use.
@@ -80,6 +99,27 @@ impl ClickHouseStore {
     pub async fn execute(&self, sql: &str) -> Result<()> {
         self.client.query(sql).execute().await?;
         Ok(())
+    }
+
+    async fn fetch_agg(
+        &self,
+        q: &crate::query::Query,
+        sql: &str,
+    ) -> Result<Vec<crate::query::AggRow>> {
+        #[derive(Row, Deserialize)]
+        struct R {
+            d: Vec<String>,
+            v: Vec<f64>,
+        }
+        let rows = self.client.query(sql).fetch_all::<R>().await?;
+        let no_dims = q.group_by.is_empty();
+        Ok(rows
+            .into_iter()
+            .map(|r| crate::query::AggRow {
+                dims: if no_dims { Vec::new() } else { r.d },
+                values: r.v,
+            })
+            .collect())
     }
 
     async fn current_version(&self) -> Result<u32> {
@@ -229,6 +269,9 @@ impl Store for ClickHouseStore {
             );
             applied += 1;
         }
+        if self.ensure_rollups().await? {
+            applied += 1;
+        }
         Ok(MigrationReport {
             version: latest_version().max(current),
             applied,
@@ -325,6 +368,7 @@ impl Store for ClickHouseStore {
     }
 
     async fn erase_user(&self, app_id: &str, pseudonym: &str) -> Result<()> {
+        self.erase_from_rollups(app_id, pseudonym).await?;
         self.client
             .query("ALTER TABLE events DELETE WHERE app_id = ? AND user_id = ?")
             .bind(app_id)
@@ -461,22 +505,23 @@ impl Store for ClickHouseStore {
     }
 
     async fn aggregate(&self, q: &crate::query::Query) -> Result<Vec<crate::query::AggRow>> {
-        #[derive(Row, Deserialize)]
-        struct R {
-            d: Vec<String>,
-            v: Vec<f64>,
+        match self.routed(q).await? {
+            Some(r) => {
+                tracing::debug!(table = r.table.name(), sql = %r.sql, "aggregate from rollup");
+                self.fetch_agg(q, &r.sql).await
+            }
+            None => self.aggregate_raw(q).await,
         }
+    }
+
+    async fn aggregate_raw(&self, q: &crate::query::Query) -> Result<Vec<crate::query::AggRow>> {
         let sql = crate::query::render(crate::query::Dialect::ClickHouse, q);
         tracing::debug!(%sql, "aggregate");
-        let rows = self.client.query(&sql).fetch_all::<R>().await?;
-        let no_dims = q.group_by.is_empty();
-        Ok(rows
-            .into_iter()
-            .map(|r| crate::query::AggRow {
-                dims: if no_dims { Vec::new() } else { r.d },
-                values: r.v,
-            })
-            .collect())
+        self.fetch_agg(q, &sql).await
+    }
+
+    async fn rebuild_rollups(&self) -> Result<()> {
+        self.rebuild().await
     }
 
     async fn batch_count(&self, app_id: &str) -> Result<u64> {

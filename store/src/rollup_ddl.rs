@@ -1,0 +1,423 @@
+//! How each backend keeps the rollups ([`crate::rollup`]): one description
+//! per rollup *feed* (which rows, which key, which counters), rendered as
+//! ClickHouse materialized views + backfill + erasure deltas, and as SQLite
+//! triggers + backfill. Days are local days in the time zone the rollups
+//! were (re)built with; changing the zone rebuilds them.
+
+use crate::query::{Dialect, lit};
+
+/// One source of rows for a rollup table.
+struct Feed {
+    table: &'static str,
+    /// Which `events` rows feed it (`$` stands for the row).
+    when: &'static str,
+    /// Key columns and their expressions over the row.
+    keys: &'static [(&'static str, &'static str)],
+    /// Counter columns and the per-row value added.
+    values: &'static [(&'static str, &'static str)],
+}
+
+const UNTRUSTED: &str = "($rooted != 0 OR $emulator != 0)";
+const DAY: &str = "@day";
+
+const FEEDS: &[Feed] = &[
+    Feed {
+        table: "rollup_sessions",
+        when: "$kind = 'session'",
+        keys: &[
+            ("app_id", "$app_id"),
+            ("version", "$version"),
+            ("build", "$build"),
+            ("environment", "$environment"),
+            ("untrusted", UNTRUSTED),
+            ("day", DAY),
+            ("platform", "$platform"),
+            ("device_class", "$device_class"),
+            ("os_major", "$os_major"),
+            ("screen_class", "$screen_class"),
+            ("net_family", "$net_family"),
+            ("device_model", "$device_model"),
+        ],
+        values: &[
+            ("n", "1"),
+            ("starts", "$session_phase = 'start'"),
+            (
+                "crashed",
+                "($session_phase = 'end' AND $session_status = 'crashed')",
+            ),
+            (
+                "abnormal",
+                "($session_phase = 'end' AND $session_status = 'abnormal')",
+            ),
+        ],
+    },
+    Feed {
+        table: "rollup_users",
+        when: "1 = 1",
+        keys: USER_KEYS,
+        values: USER_VALUES,
+    },
+    Feed {
+        table: "rollup_users_daily",
+        when: "1 = 1",
+        keys: &[
+            ("app_id", "$app_id"),
+            ("version", "$version"),
+            ("build", "$build"),
+            ("environment", "$environment"),
+            ("untrusted", UNTRUSTED),
+            ("day", DAY),
+            ("user_key", "$user_key"),
+        ],
+        values: USER_VALUES,
+    },
+    Feed {
+        table: "rollup_samples",
+        when: "($kind IN ('cold_start', 'network') OR ($kind = 'perf' AND $cpu_pct IS NOT NULL))",
+        keys: &[
+            ("app_id", "$app_id"),
+            ("version", "$version"),
+            ("build", "$build"),
+            ("environment", "$environment"),
+            ("untrusted", UNTRUSTED),
+            ("kind", "$kind"),
+            ("metric", "0"),
+            (
+                "model",
+                "(CASE WHEN $kind = 'cold_start' THEN $device_model ELSE '' END)",
+            ),
+            ("category", "$category"),
+            ("site", "$site"),
+            ("req_family", "$req_family"),
+            ("bucket", "$bucket_a"),
+        ],
+        values: &[
+            ("n", "1"),
+            (
+                "total",
+                "(CASE WHEN $kind = 'perf' THEN $cpu_pct ELSE CAST($duration_ms AS Float64) END)",
+            ),
+        ],
+    },
+    Feed {
+        table: "rollup_samples",
+        when: "($kind = 'perf' AND $memory_mb IS NOT NULL)",
+        keys: &[
+            ("app_id", "$app_id"),
+            ("version", "$version"),
+            ("build", "$build"),
+            ("environment", "$environment"),
+            ("untrusted", UNTRUSTED),
+            ("kind", "$kind"),
+            ("metric", "1"),
+            ("model", "''"),
+            ("category", "$category"),
+            ("site", "$site"),
+            ("req_family", "$req_family"),
+            ("bucket", "$bucket_b"),
+        ],
+        values: &[("n", "1"), ("total", "$memory_mb")],
+    },
+];
+
+const USER_KEYS: &[(&str, &str)] = &[
+    ("app_id", "$app_id"),
+    ("version", "$version"),
+    ("build", "$build"),
+    ("environment", "$environment"),
+    ("untrusted", UNTRUSTED),
+    ("user_key", "$user_key"),
+];
+
+const USER_VALUES: &[(&str, &str)] = &[
+    ("n", "1"),
+    ("active", "($kind IN ('session', 'crash'))"),
+    ("fatals", "($kind = 'crash' AND $fatal = 1)"),
+];
+
+/// Column types for ClickHouse (SQLite takes them untyped).
+fn ch_type(col: &str) -> &'static str {
+    match col {
+        "untrusted" | "metric" => "UInt8",
+        "day" => "Date",
+        "os_major" => "UInt16",
+        "bucket" => "Int16",
+        "total" => "Float64",
+        "n" | "starts" | "crashed" | "abnormal" | "active" | "fatals" => "Int64",
+        _ => "String",
+    }
+}
+
+/// The rollup tables' names, each once.
+pub(crate) fn tables() -> Vec<&'static str> {
+    let mut t: Vec<&str> = FEEDS.iter().map(|f| f.table).collect();
+    t.dedup();
+    t
+}
+
+fn expr(d: Dialect, e: &str, row: &str, tz: &str) -> String {
+    let day = match d {
+        Dialect::ClickHouse => format!("toDate({row}ts, {})", lit(d, tz)),
+        Dialect::Sqlite => format!("vitals_day({row}ts, {})", lit(d, tz)),
+    };
+    e.replace(DAY, &day).replace('$', row)
+}
+
+// ---------------------------------------------------------------- ClickHouse
+
+/// `CREATE TABLE` for each rollup table.
+fn ch_create(table: &str) -> String {
+    let feed = FEEDS
+        .iter()
+        .find(|f| f.table == table)
+        .expect("known table");
+    let cols: Vec<String> = feed
+        .keys
+        .iter()
+        .chain(feed.values)
+        .map(|(c, _)| format!("{c} {}", ch_type(c)))
+        .collect();
+    let keys: Vec<&str> = feed.keys.iter().map(|(c, _)| *c).collect();
+    let partition = if keys.contains(&"day") {
+        "PARTITION BY toYYYYMM(day) "
+    } else {
+        ""
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} ({}) ENGINE = SummingMergeTree() {partition}ORDER BY ({})",
+        cols.join(", "),
+        keys.join(", ")
+    )
+}
+
+/// The aggregating SELECT of one feed over `events` (`negate` gives the
+/// deltas that take rows out again). Output names never shadow an `events`
+/// column with a different expression (ClickHouse would see a cyclic
+/// alias), and a subquery is avoided because 18.16's views mishandle them.
+fn ch_select(feed: &Feed, tz: &str, negate: bool, extra_where: &str) -> String {
+    let d = Dialect::ClickHouse;
+    let cols: Vec<String> = feed
+        .keys
+        .iter()
+        .map(|(c, e)| {
+            let e = expr(d, e, "", tz);
+            if e == *c { e } else { format!("{e} AS {c}") }
+        })
+        .chain(feed.values.iter().map(|(c, e)| {
+            let e = expr(d, e, "", tz);
+            let sum = if ch_type(c) == "Float64" {
+                format!("sum(toFloat64(ifNull({e}, 0)))")
+            } else {
+                format!("toInt64(sum(ifNull({e}, 0)))")
+            };
+            let sign = if negate { "-" } else { "" };
+            format!("{sign}{sum} AS {c}")
+        }))
+        .collect();
+    let when = expr(d, feed.when, "", tz);
+    format!(
+        "SELECT {} FROM events WHERE {when}{extra_where} GROUP BY {}",
+        cols.join(", "),
+        group_keys(feed).join(", ")
+    )
+}
+
+/// Key columns that vary (constants are not grouped by: SQLite would read
+/// a number as a column position).
+fn group_keys(feed: &Feed) -> Vec<&'static str> {
+    feed.keys
+        .iter()
+        .filter(|(_, e)| e.contains('$') || e.contains(DAY))
+        .map(|(c, _)| *c)
+        .collect()
+}
+
+/// Statements that (re)build every rollup for time zone `tz`: views
+/// dropped, tables created and emptied, views created, then the rows
+/// already stored aggregated in. Run before ingestion starts (migrations
+/// do), so no insert falls between the view and the backfill.
+pub(crate) fn clickhouse_rebuild(tz: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in FEEDS.iter().enumerate() {
+        out.push(format!("DROP TABLE IF EXISTS rollup_mv_{i}"));
+    }
+    for t in tables() {
+        out.push(ch_create(t));
+        out.push(format!("TRUNCATE TABLE {t}"));
+    }
+    for (i, f) in FEEDS.iter().enumerate() {
+        out.push(format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_mv_{i} TO {} AS {}",
+            f.table,
+            ch_select(f, tz, false, "")
+        ));
+    }
+    for f in FEEDS {
+        out.push(format!(
+            "INSERT INTO {} {}",
+            f.table,
+            ch_select(f, tz, false, "")
+        ));
+    }
+    out
+}
+
+/// Statements that take one user's rows out of the counting rollups before
+/// the rows themselves are deleted (the per-user tables are deleted from
+/// by key instead, see [`clickhouse_user_tables`]).
+pub(crate) fn clickhouse_erase_deltas(tz: &str, app_id: &str, user_id: &str) -> Vec<String> {
+    let d = Dialect::ClickHouse;
+    let extra = format!(
+        " AND app_id = {} AND user_id = {}",
+        lit(d, app_id),
+        lit(d, user_id)
+    );
+    FEEDS
+        .iter()
+        .filter(|f| !f.keys.iter().any(|(c, _)| *c == "user_key"))
+        .map(|f| format!("INSERT INTO {} {}", f.table, ch_select(f, tz, true, &extra)))
+        .collect()
+}
+
+/// Rollup tables keyed by user.
+pub(crate) fn clickhouse_user_tables() -> Vec<&'static str> {
+    let mut t: Vec<&str> = FEEDS
+        .iter()
+        .filter(|f| f.keys.iter().any(|(c, _)| *c == "user_key"))
+        .map(|f| f.table)
+        .collect();
+    t.dedup();
+    t
+}
+
+// -------------------------------------------------------------------- SQLite
+
+/// A script that (re)builds every rollup for `tz` inside one transaction:
+/// triggers dropped, tables created and emptied, rows aggregated in,
+/// triggers created (insert adds, delete subtracts and drops empty rows).
+pub(crate) fn sqlite_rebuild(tz: &str) -> String {
+    let d = Dialect::Sqlite;
+    let mut out = Vec::new();
+    for (i, _) in FEEDS.iter().enumerate() {
+        out.push(format!("DROP TRIGGER IF EXISTS rollup_ins_{i}"));
+        out.push(format!("DROP TRIGGER IF EXISTS rollup_del_{i}"));
+    }
+    for t in tables() {
+        let feed = FEEDS.iter().find(|f| f.table == t).expect("known table");
+        let cols: Vec<&str> = feed
+            .keys
+            .iter()
+            .chain(feed.values)
+            .map(|(c, _)| *c)
+            .collect();
+        let keys: Vec<&str> = feed.keys.iter().map(|(c, _)| *c).collect();
+        out.push(format!(
+            "CREATE TABLE IF NOT EXISTS {t} ({}, PRIMARY KEY ({})) WITHOUT ROWID",
+            cols.join(", "),
+            keys.join(", ")
+        ));
+        out.push(format!("DELETE FROM {t}"));
+    }
+    for (i, f) in FEEDS.iter().enumerate() {
+        let cols: Vec<&str> = f.keys.iter().chain(f.values).map(|(c, _)| *c).collect();
+        let keys: Vec<&str> = f.keys.iter().map(|(c, _)| *c).collect();
+        let key_exprs: Vec<String> = f.keys.iter().map(|(_, e)| expr(d, e, "", tz)).collect();
+        let sums: Vec<String> = f
+            .values
+            .iter()
+            .map(|(_, e)| format!("SUM({})", expr(d, e, "", tz)))
+            .collect();
+        // Backfill: the table is empty, but two feeds share rollup_samples
+        // (distinct `metric` keys), so conflicts cannot arise.
+        let grouped: Vec<String> = f
+            .keys
+            .iter()
+            .filter(|(c, _)| group_keys(f).contains(c))
+            .map(|(_, e)| expr(d, e, "", tz))
+            .collect();
+        out.push(format!(
+            "INSERT INTO {} ({}) SELECT {}, {} FROM events WHERE {} GROUP BY {}",
+            f.table,
+            cols.join(", "),
+            key_exprs.join(", "),
+            sums.join(", "),
+            expr(d, f.when, "", tz),
+            grouped.join(", ")
+        ));
+        let new_vals: Vec<String> = f
+            .keys
+            .iter()
+            .chain(f.values)
+            .map(|(_, e)| expr(d, e, "NEW.", tz))
+            .collect();
+        let add: Vec<String> = f
+            .values
+            .iter()
+            .map(|(c, _)| format!("{c} = {c} + excluded.{c}"))
+            .collect();
+        out.push(format!(
+            "CREATE TRIGGER rollup_ins_{i} AFTER INSERT ON events WHEN {} BEGIN \
+             INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}; END",
+            expr(d, f.when, "NEW.", tz),
+            f.table,
+            cols.join(", "),
+            new_vals.join(", "),
+            keys.join(", "),
+            add.join(", ")
+        ));
+        let key_match: Vec<String> = f
+            .keys
+            .iter()
+            .map(|(c, e)| format!("{c} = {}", expr(d, e, "OLD.", tz)))
+            .collect();
+        let sub: Vec<String> = f
+            .values
+            .iter()
+            .map(|(c, e)| format!("{c} = {c} - {}", expr(d, e, "OLD.", tz)))
+            .collect();
+        out.push(format!(
+            "CREATE TRIGGER rollup_del_{i} AFTER DELETE ON events WHEN {} BEGIN \
+             UPDATE {} SET {} WHERE {}; DELETE FROM {} WHERE {} AND n <= 0; END",
+            expr(d, f.when, "OLD.", tz),
+            f.table,
+            sub.join(", "),
+            key_match.join(" AND "),
+            f.table,
+            key_match.join(" AND ")
+        ));
+    }
+    out.join(";\n") + ";"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clickhouse_aliases_never_shadow_event_columns() {
+        for s in clickhouse_rebuild("Asia/Shanghai") {
+            assert!(!s.contains(" AS device_model,"), "{s}");
+            assert!(!s.contains(" AS fatal,"), "{s}");
+        }
+        let deltas = clickhouse_erase_deltas("UTC", "a'b", "u");
+        assert_eq!(deltas.len(), 3, "sessions and both sample feeds");
+        assert!(
+            deltas
+                .iter()
+                .all(|s| s.contains("-toInt64(sum(ifNull(1, 0))) AS n"))
+        );
+        assert!(deltas[0].contains("app_id = 'a\\'b'"), "{}", deltas[0]);
+        assert_eq!(
+            clickhouse_user_tables(),
+            vec!["rollup_users", "rollup_users_daily"]
+        );
+    }
+
+    #[test]
+    fn sqlite_script_names_the_zone_once_per_day_expression() {
+        let s = sqlite_rebuild("Asia/Shanghai");
+        assert!(s.contains("vitals_day(NEW.ts, 'Asia/Shanghai')"));
+        assert!(s.contains("vitals_day(OLD.ts, 'Asia/Shanghai')"));
+        assert_eq!(tables().len(), 4);
+    }
+}
