@@ -1,10 +1,12 @@
 //! Android: ProGuard/R8 retrace (inlined and outlined frames, rewrite rules)
-//! through a cached `ProguardCache` index, and tombstone parsing.
+//! through a cached `ProguardCache` index; tombstones are parsed in
+//! [`crate::tombstone`].
 
 use crate::cache::{CacheKind, DerivedCaches};
 use crate::error::{Result, SymError};
-use crate::raw::{RawCrash, RawFrame, RawImage, RawThread};
+use crate::raw::RawCrash;
 use crate::store::DebugFileStore;
+use crate::tombstone;
 use proguard::{ProguardCache, ProguardMapping, StackFrame};
 use std::sync::Arc;
 use symbolic_common::ByteView;
@@ -145,139 +147,9 @@ impl Retracer {
     }
 }
 
-/// Parses an Android tombstone (`debuggerd` output) into the raw form.
-/// Frame addresses are offsets inside their libraries; each library becomes
-/// an image at base 0 (frames point at it by index) with its BuildId as
-/// code id when the tombstone prints one.
+/// Parses an Android tombstone (`debuggerd` output) into the raw form (see
+/// [`crate::tombstone`] for the parsed details: signal, fault address,
+/// abort message, every thread).
 pub fn parse_tombstone(text: &str) -> Result<RawCrash> {
-    let mut crash = RawCrash::default();
-    let mut arch = String::new();
-    let mut thread = RawThread {
-        crashed: true,
-        ..Default::default()
-    };
-    let mut in_backtrace = false;
-    let mut saw_frame = false;
-    for line in text.lines() {
-        let t = line.trim();
-        if let Some(a) = t.strip_prefix("ABI:") {
-            arch = a.trim().trim_matches('\'').to_string();
-        } else if let Some(rest) = t.strip_prefix("signal ") {
-            // signal 11 (SIGSEGV), code 1 (SEGV_MAPERR), fault addr 0x0
-            if let (Some(a), Some(b)) = (rest.find('('), rest.find(')'))
-                && a < b
-            {
-                crash.exception_type = rest[a + 1..b].to_string();
-            }
-            crash.message = t.to_string();
-        } else if let Some(m) = t.strip_prefix("Abort message:") {
-            crash.message = m.trim().trim_matches('\'').to_string();
-        } else if let Some(rest) = t.strip_prefix("pid:") {
-            if let Some(tid) = rest.split(',').find_map(|p| p.trim().strip_prefix("tid:")) {
-                thread.id = tid.trim().parse().unwrap_or(0);
-            }
-            if let Some(n) = rest.split("name:").nth(1) {
-                thread.name = n.split(">>>").next().unwrap_or("").trim().to_string();
-            }
-        } else if t == "backtrace:" {
-            in_backtrace = true;
-        } else if in_backtrace {
-            if let Some(f) = parse_backtrace_line(t, &arch, &mut crash.images) {
-                thread.frames.push(f);
-                saw_frame = true;
-            } else if saw_frame {
-                in_backtrace = false;
-            }
-        }
-    }
-    if thread.frames.is_empty() {
-        return Err(SymError::BadPayload {
-            kind: "tombstone",
-            reason: "no backtrace".into(),
-        });
-    }
-    crash.threads.push(thread);
-    Ok(crash)
-}
-
-fn parse_backtrace_line(t: &str, arch: &str, images: &mut Vec<RawImage>) -> Option<RawFrame> {
-    // #00 pc 00000000000588e0  /system/lib64/libc.so (tgkill+8) (BuildId: ab12…)
-    let rest = t.strip_prefix('#')?;
-    let mut parts = rest.split_whitespace();
-    let idx: usize = parts.next()?.parse().ok()?;
-    if parts.next()? != "pc" {
-        return None;
-    }
-    let pc = u64::from_str_radix(parts.next()?, 16).ok()?;
-    let after_pc = rest.split_once(" pc ")?.1.trim_start();
-    let after_addr = after_pc
-        .split_once(char::is_whitespace)
-        .map(|x| x.1)
-        .unwrap_or("")
-        .trim();
-    let (path, tail) = match after_addr.find(" (") {
-        Some(i) => (&after_addr[..i], &after_addr[i..]),
-        None => (after_addr, ""),
-    };
-    let mut function = None;
-    let mut build_id = None;
-    for group in tail.split(" (").map(|g| g.trim().trim_end_matches(')')) {
-        if let Some(b) = group.strip_prefix("BuildId: ") {
-            build_id = Some(b.trim().to_ascii_lowercase());
-        } else if !group.is_empty() && !group.starts_with("offset ") {
-            // strip "+8" instruction offset
-            let name = match group.rfind('+') {
-                Some(i) if group[i + 1..].chars().all(|c| c.is_ascii_digit()) => &group[..i],
-                _ => group,
-            };
-            function = Some(name.to_string());
-        }
-    }
-    let image = match images.iter().position(|i| i.name == path) {
-        Some(i) => i,
-        None => {
-            images.push(RawImage {
-                name: path.to_string(),
-                debug_id: None,
-                code_id: build_id,
-                base: 0,
-                size: 0,
-                arch: arch.to_string(),
-            });
-            images.len() - 1
-        }
-    };
-    Some(RawFrame::Native {
-        addr: pc,
-        image: Some(image),
-        function,
-        is_caller: idx > 0,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tombstone_line() {
-        let mut images = Vec::new();
-        let f = parse_backtrace_line(
-            "#06 pc 0000000000018958  /system/lib64/libc.so (__pthread_start(void*)+52) (BuildId: AB12)",
-            "arm64",
-            &mut images,
-        )
-        .expect("frame");
-        assert_eq!(
-            f,
-            RawFrame::Native {
-                addr: 0x18958,
-                image: Some(0),
-                function: Some("__pthread_start(void*)".into()),
-                is_caller: true
-            }
-        );
-        assert_eq!(images[0].code_id.as_deref(), Some("ab12"));
-        assert!(parse_backtrace_line("#01 pc zz /x", "arm", &mut images).is_none());
-    }
+    Ok(tombstone::parse(text)?.to_raw())
 }

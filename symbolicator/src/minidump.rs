@@ -23,8 +23,9 @@ use std::sync::Arc;
 use symbolic_cfi::AsciiCfiWriter;
 use symbolic_debuginfo::Archive;
 
-/// Supplies symbols for stack walking out of the debug-file store.
-struct StoreSupplier {
+/// Supplies symbols for stack walking out of the debug-file store (also
+/// used by the microdump walker, which looks modules up by its own ids).
+pub(crate) struct StoreSupplier {
     app: String,
     store: Arc<DebugFileStore>,
     caches: Arc<DerivedCaches>,
@@ -41,6 +42,15 @@ fn breakpad_arch(arch: &str) -> &str {
 }
 
 impl StoreSupplier {
+    /// A supplier of `app`'s symbols.
+    pub(crate) fn new(app: &str, store: Arc<DebugFileStore>, caches: Arc<DerivedCaches>) -> Self {
+        StoreSupplier {
+            app: app.to_string(),
+            store,
+            caches,
+        }
+    }
+
     fn pick(&self, debug_id: &str) -> Option<(Arc<DebugFileMeta>, bool)> {
         let files = self.store.by_debug_id(&self.app, debug_id);
         if let Some(bp) = files.iter().find(|m| m.kind == FileKind::Breakpad) {
@@ -60,8 +70,14 @@ impl StoreSupplier {
         let Some(id) = module.debug_identifier() else {
             return Err(SymbolError::NotFound);
         };
-        let key = id.to_string();
-        let Some((meta, is_breakpad)) = self.pick(&key) else {
+        self.load(&id.to_string())
+    }
+
+    /// The stack-walking symbols of object `key` (canonical debug id): an
+    /// uploaded Breakpad `.sym` as is, else the CFI of a native debug file
+    /// converted to Breakpad `STACK` records (cached).
+    pub(crate) fn load(&self, key: &str) -> std::result::Result<SymbolFile, SymbolError> {
+        let Some((meta, is_breakpad)) = self.pick(key) else {
             return Err(SymbolError::NotFound);
         };
         let data = self
@@ -74,7 +90,7 @@ impl StoreSupplier {
         let cfi = self
             .caches
             .get_or_build(CacheKind::Cfi, &format!("{}-{}", meta.id, key), || {
-                cfi_as_breakpad(&data, &key, &meta.id)
+                cfi_as_breakpad(&data, key, &meta.id)
             })
             .map_err(|e| {
                 tracing::warn!(error = %e, debug_id = %key, "no CFI from native file");
@@ -147,11 +163,7 @@ pub fn process(
         reason,
     };
     let dump = Minidump::read(bytes).map_err(|e| bad(e.to_string()))?;
-    let supplier = StoreSupplier {
-        app: app.to_string(),
-        store,
-        caches,
-    };
+    let supplier = StoreSupplier::new(app, store, caches);
     let symbolizer = Symbolizer::new(supplier);
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

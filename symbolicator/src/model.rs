@@ -140,9 +140,14 @@ pub struct MissingFile {
 
 impl MissingFile {
     /// The key an upload of this file will carry (see `DebugFileMeta::keys`).
+    /// A native file known only by its code id (a tombstone's BuildId) is
+    /// keyed by that.
     pub fn key(&self) -> String {
         match (self.kind, &self.debug_id) {
             (MissingKind::Native, Some(d)) => format!("debug:{d}"),
+            (MissingKind::Native, None) if self.code_id.is_some() => {
+                format!("code:{}", self.code_id.as_deref().unwrap_or_default())
+            }
             (MissingKind::Proguard, Some(u)) => format!("proguard:{u}"),
             (MissingKind::SourceMap, Some(d)) => format!("jsdebug:{d}"),
             (MissingKind::SourceMap, None) => format!(
@@ -152,6 +157,19 @@ impl MissingFile {
             ),
             (_, None) => format!("name:{}", self.name),
         }
+    }
+
+    /// Every key an upload that supplies this file may carry: the debug id
+    /// and the code id of a native file, else [`MissingFile::key`]. An index
+    /// of stored crashes by these keys finds the crashes an upload concerns
+    /// (see `Symbolicator::resolved_by` for the exact check).
+    pub fn keys(&self) -> Vec<String> {
+        let mut keys = vec![self.key()];
+        if let (MissingKind::Native, Some(_), Some(c)) = (self.kind, &self.debug_id, &self.code_id)
+        {
+            keys.push(format!("code:{c}"));
+        }
+        keys
     }
 
     /// The user-facing instruction ("upload dSYM 67e9247c-… for CrashProbeiOS").
@@ -209,8 +227,9 @@ impl SymbolicatedCrash {
             .or_else(|| self.threads.first())
     }
 
-    /// Keys of the missing files (to find this crash when one arrives).
+    /// Keys of the missing files (to find this crash when one arrives):
+    /// every key of every missing file, see [`MissingFile::keys`].
     pub fn missing_keys(&self) -> Vec<String> {
-        self.missing.iter().map(MissingFile::key).collect()
+        self.missing.iter().flat_map(MissingFile::keys).collect()
     }
 }

@@ -8,6 +8,7 @@ use crate::cache::{CacheLimits, DerivedCaches};
 use crate::error::{Result, SymError};
 use crate::grouping::{GroupOverrides, GroupingRules, SplitBy};
 use crate::js::JsSymbolizer;
+use crate::microdump;
 use crate::minidump;
 use crate::model::{Status, SymbolicatedCrash};
 use crate::native::NativeSymbolizer;
@@ -90,6 +91,9 @@ impl std::fmt::Debug for Symbolicator {
 pub enum PayloadKind {
     /// `minidump:` + base64 of a minidump.
     Minidump,
+    /// Breakpad microdump text (`-----BEGIN BREAKPAD MICRODUMP-----`, often
+    /// with logcat prefixes).
+    Microdump,
     /// Apple `.crash` text.
     AppleText,
     /// Apple `.ips` JSON.
@@ -107,6 +111,8 @@ pub fn payload_kind(raw: &str) -> Option<PayloadKind> {
     let t = raw.trim_start();
     if t.starts_with("minidump:") {
         Some(PayloadKind::Minidump)
+    } else if microdump::looks_like_microdump(t) {
+        Some(PayloadKind::Microdump)
     } else if apple::looks_like_ips(t) {
         Some(PayloadKind::AppleIps)
     } else if t.starts_with('{') && t.contains("\"debug_meta\"") {
@@ -261,7 +267,16 @@ impl Symbolicator {
                         kind: "minidump",
                         reason: e.to_string(),
                     })?;
-                minidump::process(app, self.store.clone(), self.caches.clone(), &bytes)?
+                match std::str::from_utf8(&bytes) {
+                    // A microdump sent as a minidump attachment.
+                    Ok(text) if microdump::looks_like_microdump(text) => {
+                        microdump::process(app, self.store.clone(), self.caches.clone(), text)?
+                    }
+                    _ => minidump::process(app, self.store.clone(), self.caches.clone(), &bytes)?,
+                }
+            }
+            Some(PayloadKind::Microdump) => {
+                microdump::process(app, self.store.clone(), self.caches.clone(), payload)?
             }
             Some(PayloadKind::AppleText) => {
                 apple::text_report_to_raw(&apple::parse_text_report(payload)?)
@@ -435,6 +450,12 @@ mod tests {
     #[test]
     fn payload_kinds() {
         assert_eq!(payload_kind("minidump:AAAA"), Some(PayloadKind::Minidump));
+        assert_eq!(
+            payload_kind(
+                "W/google-breakpad( 1): -----BEGIN BREAKPAD MICRODUMP-----\nW/google-breakpad( 1): O A arm 02 armv7l x"
+            ),
+            Some(PayloadKind::Microdump)
+        );
         assert_eq!(
             payload_kind("backtrace:\n    #00 pc 0000  /system/lib/libc.so"),
             Some(PayloadKind::Tombstone)

@@ -292,3 +292,194 @@ fn dump_one() {
     }
     println!("{:?}\n{:?}", c.fingerprint_basis, c.missing);
 }
+
+/// The two app images of the CrashProbe build: (dSYM, debug id as the
+/// reports name it).
+const APP_IMAGES: &[(&str, &str)] = &[
+    (DSYMS[0], "B8FDD34A-7F2F-3268-925B-9541332F84A2"),
+    (DSYMS[1], "5DB9DD67-7626-3675-8C6A-606E8C7518F7"),
+];
+
+/// The debug id the "rebuilt" binary gets instead of `old`.
+fn rebuilt_id(old: &str) -> uuid::Uuid {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("rebuild {old}").as_bytes(),
+    )
+}
+
+/// A rebuilt dSYM: the same DWARF (same symbols, same layout) under a new
+/// LC_UUID, the only place a Mach-O carries its debug id. The store reads
+/// the debug id from the content, so this is what a rebuild uploads.
+fn rebuilt_dsym(path: &str, old: &str) -> Vec<u8> {
+    let mut data = read(path);
+    let old = uuid::Uuid::parse_str(old).expect("uuid");
+    let old_b = old.as_bytes();
+    let at: Vec<usize> = data
+        .windows(16)
+        .enumerate()
+        .filter(|(_, w)| *w == old_b)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(at.len(), 1, "{path}: LC_UUID found once");
+    data[at[0]..at[0] + 16].copy_from_slice(rebuilt_id(&old.to_string()).as_bytes());
+    data
+}
+
+/// The report as the rebuilt release sends it: each app image with its new
+/// debug id and another load address (`slide` added to the image, to every
+/// frame in it and to the registers pointing into it), and a new container
+/// path (a reinstall gets a new bundle container UUID).
+fn rebuilt_report(json: &str, slide: u64) -> String {
+    let json = json.replace(
+        "859E6782-D23C-4B40-96D3-6C49619406E2",
+        "0F1E2D3C-4B5A-4697-8877-665544332211",
+    );
+    let mut v: Value = serde_json::from_str(&json).expect("json");
+    let hex = |x: &Value| {
+        x.as_str()
+            .and_then(|s| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+    };
+    // (old base, size) of the app images, re-identified in place.
+    let mut ranges = Vec::new();
+    for img in v
+        .pointer_mut("/debug_meta/images")
+        .and_then(Value::as_array_mut)
+        .expect("images")
+    {
+        let Some(uuid) = img["uuid"].as_str().map(str::to_ascii_uppercase) else {
+            continue;
+        };
+        if !APP_IMAGES.iter().any(|(_, id)| *id == uuid) {
+            continue;
+        }
+        let base = hex(&img["image_addr"]).expect("image_addr");
+        ranges.push((base, img["image_size"].as_u64().expect("size")));
+        img["uuid"] = Value::String(rebuilt_id(&uuid.to_ascii_lowercase()).to_string());
+        img["image_addr"] = Value::String(format!("{:#x}", base + slide));
+    }
+    assert_eq!(ranges.len(), 2);
+    let inside = |a: u64| ranges.iter().any(|(b, s)| a >= *b && a < b + s);
+    fn walk(v: &mut Value, f: &dyn Fn(&mut serde_json::Map<String, Value>)) {
+        match v {
+            Value::Object(m) => {
+                f(m);
+                for x in m.values_mut() {
+                    walk(x, f);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| walk(x, f)),
+            _ => {}
+        }
+    }
+    // Frames (and the images they name) inside an app image move with it;
+    // so do pc and lr when they point into one.
+    let move_frame = |m: &mut serde_json::Map<String, Value>| {
+        let in_app_frame = m.get("image_addr").and_then(hex).is_some_and(inside);
+        for (k, x) in m.iter_mut() {
+            let Some(a) = hex(x) else { continue };
+            let shift = match k.as_str() {
+                "image_addr" | "instruction_addr" | "symbol_addr" => in_app_frame,
+                "pc" | "lr" => inside(a),
+                _ => false,
+            };
+            if shift {
+                *x = Value::String(format!("{:#x}", a + slide));
+            }
+        }
+    };
+    for key in ["exception", "threads"] {
+        if let Some(part) = v.get_mut(key) {
+            walk(part, &move_frame);
+        }
+    }
+    let out = v.to_string();
+    for (_, id) in APP_IMAGES {
+        assert!(
+            !out.to_ascii_uppercase().contains(id),
+            "{id} left in the rebuilt report"
+        );
+    }
+    out
+}
+
+/// Grouping across a rebuilt binary. A new release rebuilt from the same
+/// sources has new debug ids and loads at other addresses; its crashes must
+/// fall into the groups of the old release's. Method: the rebuild is
+/// simulated (no second CrashProbe build exists) by re-identifying the two
+/// app images: the dSYMs are uploaded a second time with a new LC_UUID (so
+/// the store indexes them under the new debug ids), every report is
+/// rewritten to name the new debug ids, another load address and another
+/// container path, and symbolicated for another release string.
+#[test]
+fn crashprobe_groups_survive_a_rebuild() {
+    let (_d, s) = symbolicator();
+    upload(&s, "crashprobe", DSYMS);
+    for (path, old) in APP_IMAGES {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let meta = s
+            .store()
+            .put(
+                "crashprobe",
+                name,
+                &rebuilt_dsym(path, old),
+                &vitals_symbolicator::UploadHints::default(),
+            )
+            .expect("upload rebuilt dSYM")
+            .meta;
+        assert_eq!(
+            meta.objects[0].debug_id,
+            rebuilt_id(&old.to_ascii_lowercase()).to_string()
+        );
+    }
+    let (mut n, mut resolved) = (0, 0);
+    for entry in
+        std::fs::read_dir(fixture("apple/crashprobe-ios/reports-debug-arm64")).expect("dir")
+    {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .to_string();
+        let json = report_json(&name);
+        let old =
+            s.symbolicate_blocking("crashprobe", Some("1.0 (1)"), &event(&name, json.clone()));
+        let new = s.symbolicate_blocking(
+            "crashprobe",
+            Some("1.1 (2)"),
+            &event(&name, rebuilt_report(&json, 0x0800_0000)),
+        );
+        assert_eq!(
+            old.fingerprint, new.fingerprint,
+            "{name}: rebuilt binary regrouped\n{:?}\n{:?}",
+            old.fingerprint_basis, new.fingerprint_basis
+        );
+        // The rebuilt crash really was symbolicated with the rebuilt dSYMs:
+        // the app frames read the same, from the new addresses.
+        let app = |c: &SymbolicatedCrash| -> Vec<(Option<String>, Option<u32>, Option<String>)> {
+            bt(c)
+                .iter()
+                .map(|f| (f.function.clone(), f.line, f.addr.clone()))
+                .collect()
+        };
+        let (a, b) = (app(&old), app(&new));
+        assert_eq!(a.len(), b.len(), "{name}");
+        resolved += a.iter().filter(|f| f.1.is_some()).count();
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!((&x.0, x.1), (&y.0, y.1), "{name}");
+            if x.2.is_some() {
+                assert_ne!(x.2, y.2, "{name}: addresses moved");
+            }
+        }
+        assert!(
+            new.missing
+                .iter()
+                .all(|m| m.name != "CrashProbeiOS" && m.name != "CrashLibiOS"),
+            "{name}: {:?}",
+            new.missing
+        );
+        n += 1;
+    }
+    assert_eq!(n, 21);
+    assert!(resolved >= 21, "app frames resolved with lines: {resolved}");
+}
