@@ -88,42 +88,96 @@ impl Analyzer {
         }
     }
 
-    /// Releases with data, oldest first.
+    /// Releases with data, oldest first. Three queries a rollup or the
+    /// (few) crash rows answer: sessions with first/last seen, users, and
+    /// fatal crashes.
     pub async fn releases(&self, app: &str) -> Result<Vec<ReleaseRow>, AnalyzerError> {
-        let q = Query {
-            // Sessions and crashes define a release's users (as in facts).
-            filter: Filter {
-                app_id: app.to_string(),
-                kinds: vec!["session".into(), "crash".into()],
-                ..Default::default()
-            },
-            group_by: vec![Dim::Version, Dim::Build],
-            measures: vec![
-                Measure::Count(Some(Cond::SessionStart)),
-                Measure::Count(Some(Cond::SessionCrashed)),
-                Measure::Users(None),
-                Measure::Users(Some(Cond::FatalCrash)),
-                Measure::Min(vitals_store::query::Col::Ts, None),
-                Measure::Max(vitals_store::query::Col::Ts, None),
-                Measure::Count(Some(Cond::FatalCrash)),
-            ],
+        use vitals_store::query::Col;
+        let f = |kinds: &[&str]| Filter {
+            app_id: app.to_string(),
+            kinds: kinds.iter().map(|k| k.to_string()).collect(),
             ..Default::default()
         };
-        let mut rows: Vec<ReleaseRow> = self
-            .store
-            .aggregate(&q)
-            .await?
-            .into_iter()
-            .map(|r| ReleaseRow {
-                version: r.dim(0).to_string(),
-                build: r.dim(1).to_string(),
-                sessions: r.count(0),
-                crashed_sessions: r.count(1),
-                users: r.count(2),
-                crashed_users: r.count(3),
-                fatal_crashes: r.count(6),
-                first_seen: r.value(4).unwrap_or(0.0) as u32,
-                last_seen: r.value(5).unwrap_or(0.0) as u32,
+        let q = |filter: Filter, measures: Vec<Measure>| Query {
+            filter,
+            group_by: vec![Dim::Version, Dim::Build],
+            measures,
+            ..Default::default()
+        };
+        let sessions = q(
+            f(&["session"]),
+            vec![
+                Measure::Count(Some(Cond::SessionStart)),
+                Measure::Count(Some(Cond::SessionCrashed)),
+                Measure::Min(Col::Ts, None),
+                Measure::Max(Col::Ts, None),
+            ],
+        );
+        // Sessions and crashes define a release's users (as in facts).
+        let users = q(
+            f(&["session", "crash"]),
+            vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
+        );
+        let crashes = q(
+            f(&["crash"]),
+            vec![
+                Measure::Count(Some(Cond::FatalCrash)),
+                Measure::Min(Col::Ts, None),
+                Measure::Max(Col::Ts, None),
+            ],
+        );
+        let (s, u, c) = tokio::try_join!(
+            self.store.aggregate(&sessions),
+            self.store.aggregate(&users),
+            self.store.aggregate(&crashes),
+        )?;
+        let mut by: std::collections::BTreeMap<(String, String), ReleaseRow> = Default::default();
+        for (part, rs) in [(0, &s), (1, &u), (2, &c)] {
+            for r in rs.iter() {
+                let k = (r.dim(0).to_string(), r.dim(1).to_string());
+                let e = by.entry(k.clone()).or_insert_with(|| ReleaseRow {
+                    version: k.0,
+                    build: k.1,
+                    sessions: 0,
+                    crashed_sessions: 0,
+                    users: 0,
+                    crashed_users: 0,
+                    fatal_crashes: 0,
+                    first_seen: u32::MAX,
+                    last_seen: 0,
+                });
+                let mut seen = |first: Option<f64>, last: Option<f64>| {
+                    if let Some(t) = first {
+                        e.first_seen = e.first_seen.min(t as u32);
+                    }
+                    if let Some(t) = last {
+                        e.last_seen = e.last_seen.max(t as u32);
+                    }
+                };
+                match part {
+                    0 => {
+                        seen(r.value(2), r.value(3));
+                        e.sessions = r.count(0);
+                        e.crashed_sessions = r.count(1);
+                    }
+                    1 => {
+                        e.users = r.count(0);
+                        e.crashed_users = r.count(1);
+                    }
+                    _ => {
+                        seen(r.value(1), r.value(2));
+                        e.fatal_crashes = r.count(0);
+                    }
+                }
+            }
+        }
+        let mut rows: Vec<ReleaseRow> = by
+            .into_values()
+            .map(|mut r| {
+                if r.first_seen == u32::MAX {
+                    r.first_seen = 0;
+                }
+                r
             })
             .collect();
         rows.sort_by(|a, b| {

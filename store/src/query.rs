@@ -338,6 +338,7 @@ pub(crate) fn render(d: Dialect, q: &Query) -> String {
         &dims,
         &ms,
         &format!("events WHERE {}", where_clause(d, &q.filter)),
+        None,
     )
 }
 
@@ -349,6 +350,7 @@ pub(crate) fn finish(
     dims: &[String],
     ms: &[String],
     from_where: &str,
+    having: Option<&str>,
 ) -> String {
     let select = match d {
         Dialect::ClickHouse => format!(
@@ -377,6 +379,9 @@ pub(crate) fn finish(
             Dialect::Sqlite => keys.join(", "),
         };
         sql.push_str(&format!(" GROUP BY {group}"));
+        if let Some(h) = having {
+            sql.push_str(&format!(" HAVING {h}"));
+        }
     }
     match q.order_by_measure {
         Some(i) if i < ms.len() => match d {

@@ -203,6 +203,13 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
             &measures
         },
         &format!("{} WHERE {}", table.name(), wheres.join(" AND ")),
+        // A group whose rows were all erased (their counts netted to zero,
+        // not yet merged away) is not a group on the raw path either.
+        Some(match table {
+            Table::Users | Table::UsersDaily if kinds.is_empty() => "max(n) > 0",
+            Table::Users | Table::UsersDaily => "max(active) > 0",
+            Table::Sessions | Table::Samples => "sum(n) > 0",
+        }),
     );
     Some(Routed { table, sql })
 }
@@ -260,7 +267,15 @@ fn session_dim(d: Dialect, x: &Dim, tz: &str) -> Option<String> {
 }
 
 fn session_measure(d: Dialect, m: &Measure) -> Option<String> {
+    let extreme = |f: &str, c: &str| match d {
+        Dialect::ClickHouse => {
+            format!("if(sum(n) = 0, nan, toFloat64(toUInt32({f}Merge({c}))))")
+        }
+        Dialect::Sqlite => format!("CAST({}({c}) AS REAL)", f.to_uppercase()),
+    };
     let c = match m {
+        Measure::Min(Col::Ts, None) => return Some(extreme("min", "first_ts")),
+        Measure::Max(Col::Ts, None) => return Some(extreme("max", "last_ts")),
         Measure::Count(None) => "n",
         Measure::Count(Some(Cond::SessionStart)) => "starts",
         Measure::Count(Some(Cond::SessionCrashed)) => "crashed",

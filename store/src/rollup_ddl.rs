@@ -15,7 +15,18 @@ struct Feed {
     keys: &'static [(&'static str, &'static str)],
     /// Counter columns and the per-row value added.
     values: &'static [(&'static str, &'static str)],
+    /// Earliest / latest row time (first and last seen). Kept through
+    /// erasure: a release's first-seen time is not personal data.
+    extremes: &'static [(&'static str, Ext)],
 }
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ext {
+    Min,
+    Max,
+}
+
+const NO_EXTREMES: &[(&str, Ext)] = &[];
 
 const UNTRUSTED: &str = "($rooted != 0 OR $emulator != 0)";
 const DAY: &str = "@day";
@@ -50,12 +61,14 @@ const FEEDS: &[Feed] = &[
                 "($session_phase = 'end' AND $session_status = 'abnormal')",
             ),
         ],
+        extremes: &[("first_ts", Ext::Min), ("last_ts", Ext::Max)],
     },
     Feed {
         table: "rollup_users",
         when: "1 = 1",
         keys: USER_KEYS,
         values: USER_VALUES,
+        extremes: NO_EXTREMES,
     },
     Feed {
         table: "rollup_users_daily",
@@ -70,6 +83,7 @@ const FEEDS: &[Feed] = &[
             ("user_key", "$user_key"),
         ],
         values: USER_VALUES,
+        extremes: NO_EXTREMES,
     },
     Feed {
         table: "rollup_samples",
@@ -98,6 +112,7 @@ const FEEDS: &[Feed] = &[
                 "(CASE WHEN $kind = 'perf' THEN $cpu_pct ELSE CAST($duration_ms AS Float64) END)",
             ),
         ],
+        extremes: NO_EXTREMES,
     },
     Feed {
         table: "rollup_samples",
@@ -117,6 +132,7 @@ const FEEDS: &[Feed] = &[
             ("bucket", "$bucket_b"),
         ],
         values: &[("n", "1"), ("total", "$memory_mb")],
+        extremes: NO_EXTREMES,
     },
 ];
 
@@ -165,6 +181,13 @@ fn expr(d: Dialect, e: &str, row: &str, tz: &str) -> String {
 
 // ---------------------------------------------------------------- ClickHouse
 
+fn ext_name(x: Ext) -> &'static str {
+    match x {
+        Ext::Min => "min",
+        Ext::Max => "max",
+    }
+}
+
 /// `CREATE TABLE` for each rollup table.
 fn ch_create(table: &str) -> String {
     let feed = FEEDS
@@ -176,6 +199,11 @@ fn ch_create(table: &str) -> String {
         .iter()
         .chain(feed.values)
         .map(|(c, _)| format!("{c} {}", ch_type(c)))
+        .chain(feed.extremes.iter().map(|(c, x)| {
+            // An aggregate-function column: SummingMergeTree merges its
+            // states (min with min) instead of summing.
+            format!("{c} AggregateFunction({}, DateTime)", ext_name(*x))
+        }))
         .collect();
     let keys: Vec<&str> = feed.keys.iter().map(|(c, _)| *c).collect();
     let partition = if keys.contains(&"day") {
@@ -213,6 +241,11 @@ fn ch_select(feed: &Feed, tz: &str, negate: bool, extra_where: &str) -> String {
             let sign = if negate { "-" } else { "" };
             format!("{sign}{sum} AS {c}")
         }))
+        .chain(
+            feed.extremes
+                .iter()
+                .map(|(c, x)| format!("{}State(ts) AS {c}", ext_name(*x))),
+        )
         .collect();
     let when = expr(d, feed.when, "", tz);
     format!(
@@ -309,6 +342,7 @@ pub(crate) fn sqlite_rebuild(tz: &str) -> String {
             .iter()
             .chain(feed.values)
             .map(|(c, _)| *c)
+            .chain(feed.extremes.iter().map(|(c, _)| *c))
             .collect();
         let keys: Vec<&str> = feed.keys.iter().map(|(c, _)| *c).collect();
         out.push(format!(
@@ -319,13 +353,24 @@ pub(crate) fn sqlite_rebuild(tz: &str) -> String {
         out.push(format!("DELETE FROM {t}"));
     }
     for (i, f) in FEEDS.iter().enumerate() {
-        let cols: Vec<&str> = f.keys.iter().chain(f.values).map(|(c, _)| *c).collect();
+        let cols: Vec<&str> = f
+            .keys
+            .iter()
+            .chain(f.values)
+            .map(|(c, _)| *c)
+            .chain(f.extremes.iter().map(|(c, _)| *c))
+            .collect();
         let keys: Vec<&str> = f.keys.iter().map(|(c, _)| *c).collect();
         let key_exprs: Vec<String> = f.keys.iter().map(|(_, e)| expr(d, e, "", tz)).collect();
         let sums: Vec<String> = f
             .values
             .iter()
             .map(|(_, e)| format!("SUM({})", expr(d, e, "", tz)))
+            .chain(
+                f.extremes
+                    .iter()
+                    .map(|(_, x)| format!("{}(ts)", ext_name(*x).to_uppercase())),
+            )
             .collect();
         // Backfill: the table is empty, but two feeds share rollup_samples
         // (distinct `metric` keys), so conflicts cannot arise.
@@ -349,12 +394,16 @@ pub(crate) fn sqlite_rebuild(tz: &str) -> String {
             .iter()
             .chain(f.values)
             .map(|(_, e)| expr(d, e, "NEW.", tz))
+            .chain(f.extremes.iter().map(|_| "NEW.ts".to_string()))
             .collect();
-        let add: Vec<String> = f
-            .values
-            .iter()
-            .map(|(c, _)| format!("{c} = {c} + excluded.{c}"))
-            .collect();
+        let add: Vec<String> =
+            f.values
+                .iter()
+                .map(|(c, _)| format!("{c} = {c} + excluded.{c}"))
+                .chain(f.extremes.iter().map(|(c, x)| {
+                    format!("{c} = {}({c}, excluded.{c})", ext_name(*x).to_uppercase())
+                }))
+                .collect();
         out.push(format!(
             "CREATE TRIGGER rollup_ins_{i} AFTER INSERT ON events WHEN {} BEGIN \
              INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}; END",

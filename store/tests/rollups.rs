@@ -220,6 +220,25 @@ fn queries(tz: &str) -> Vec<Query> {
             vec![Measure::Users(None)],
         ),
         q(
+            release(&["session", "crash"], false),
+            vec![Dim::Day(tz.into())],
+            vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
+        ),
+        // The release list: every release of the app, first and last seen.
+        q(
+            Filter {
+                app_id: "roll".into(),
+                kinds: vec!["session".into()],
+                ..Default::default()
+            },
+            vec![Dim::Version, Dim::Build],
+            vec![
+                Measure::Count(Some(Cond::SessionStart)),
+                Measure::Min(Col::Ts, None),
+                Measure::Max(Col::Ts, None),
+            ],
+        ),
+        q(
             release(&[], false),
             vec![day.clone()],
             vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
@@ -284,6 +303,16 @@ fn same(a: &[query::AggRow], b: &[query::AggRow]) -> bool {
 
 async fn compare(store: &dyn Store, tz: &str, stage: &str) {
     for (i, q) in queries(tz).iter().enumerate() {
+        // First/last-seen times are kept through an erasure on purpose (a
+        // release's first-seen time is not personal data), so after one
+        // they may be earlier/later than the remaining raw rows say.
+        let extremes = q
+            .measures
+            .iter()
+            .any(|m| matches!(m, Measure::Min(Col::Ts, _) | Measure::Max(Col::Ts, _)));
+        if extremes && stage.contains("erasure") {
+            continue;
+        }
         assert!(
             rollup_for(q, tz).is_some(),
             "{stage}: query {i} is not answered by a rollup: {q:?}"
