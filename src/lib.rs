@@ -4,6 +4,7 @@
 pub mod config;
 pub mod demo;
 pub mod gate;
+pub mod resym;
 pub mod server;
 pub mod simulate;
 pub mod symbols;

@@ -142,6 +142,7 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         enricher: sym_enricher.clone(),
         lang: cfg.lang(),
     });
+    let sym_enricher_for_resym = sym_enricher.clone();
     let enricher: Arc<dyn vitals_store::Enricher> = sym_enricher;
     let collector = Collector::start_with(
         cfg.collector.clone(),
@@ -152,6 +153,18 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         Some(enricher),
     )?;
     let inner = collector.inner.clone();
+    // Stored crashes that lacked a debug file are re-symbolicated when it
+    // arrives; at start, whatever a stopped job left is picked up.
+    let resym = crate::resym::Resymbolicator::new(
+        store.clone(),
+        sym_enricher_for_resym,
+        &inner.metrics.registry,
+    );
+    resym.watch_uploads();
+    match cp.apps() {
+        Ok(apps) => resym.sweep(apps.into_iter().map(|a| a.app_id)),
+        Err(e) => tracing::warn!(error = %e, "re-symbolication sweep skipped"),
+    }
     // Control plane (client config, sites, actions) and alerts; their
     // counters go to the collector's registry (`/metrics`).
     let control = Arc::new(vitals_control::Control::new(
@@ -194,7 +207,11 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
     let (ops_stop, ops_rx) = tokio::sync::watch::channel(false);
     let ops = Ops {
         stop: ops_stop,
-        tasks: vec![control.spawn_prober(ops_rx.clone()), alerts.spawn(ops_rx)],
+        tasks: vec![
+            control.spawn_prober(ops_rx.clone()),
+            alerts.spawn(ops_rx.clone()),
+            resym.spawn(ops_rx),
+        ],
     };
     let workers = if cfg.workers == 0 {
         std::thread::available_parallelism()

@@ -2,20 +2,132 @@
 //! event is symbolicated on the symbolicator's own CPU pool before it is
 //! stored, so stored stacks are readable and grouped by the symbolicated
 //! fingerprint. A crash that cannot be processed keeps its raw frames and
-//! says why (`notes`), including the debug files it lacks.
+//! says why (`notes`), including the debug files it lacks: for people
+//! (`missing: …`) and as JSON behind [`MISSING_FILE_NOTE`], which
+//! [`crate::resym`] looks for when a debug file arrives later. The raw form
+//! ([`raw_form`]) is stored in the payload's `raw`, so that re-run starts
+//! from what the client sent, never from symbolicated frames.
 
+use crate::resym::ResymError;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::sync::Arc;
 use vitals_i18n::Lang;
 use vitals_i18n::Msg;
-use vitals_protocol::{AcceptedBatch, Event, Frame, Thread};
+use vitals_protocol::{AcceptedBatch, CrashEvent, Event, Frame, Thread};
 use vitals_store::Enricher;
 use vitals_store::control::{AuthFailure, Role};
-use vitals_store::{ControlPlane, CrashKey, Store};
-use vitals_symbolicator::{Status, Symbolicator};
+use vitals_store::{ControlPlane, CrashKey, MISSING_FILE_NOTE, Store};
+use vitals_symbolicator::resymbolicate::raw_form;
+use vitals_symbolicator::{MissingFile, Status, SymbolicatedCrash, Symbolicator};
+
+/// Note kept on a crash whose fingerprint the client chose: re-symbolication
+/// keeps that fingerprint (a forced group) instead of regrouping.
+pub const CLIENT_FINGERPRINT_NOTE: &str = "fingerprint: set by the client";
+
+/// Notes only the server may write (stripped from what a client sends).
+fn server_note(n: &str) -> bool {
+    n.starts_with(MISSING_FILE_NOTE) || n == CLIENT_FINGERPRINT_NOTE
+}
+
+/// The files a stored crash lacked, from its machine-readable notes.
+pub fn missing_files(notes: &[String]) -> Vec<MissingFile> {
+    notes
+        .iter()
+        .filter_map(|n| n.strip_prefix(MISSING_FILE_NOTE))
+        .filter_map(|j| serde_json::from_str(j).ok())
+        .collect()
+}
+
+/// Writes the symbolicator's outcome into a crash as it is stored:
+/// readable threads (unless nothing could be processed), the exception of
+/// a payload that named none, status and missing-file notes (for people
+/// and, as JSON behind [`MISSING_FILE_NOTE`], for re-symbolication), and
+/// the fingerprint unless one is set.
+fn apply_outcome(c: &mut CrashEvent, out: &SymbolicatedCrash) {
+    match &out.status {
+        Status::Raw { reason } => c.notes.push(format!("raw: {reason}")),
+        status => {
+            c.threads = out
+                .threads
+                .iter()
+                .map(|t| Thread {
+                    id: t.id,
+                    name: t.name.clone(),
+                    crashed: t.crashed,
+                    frames: t
+                        .frames
+                        .iter()
+                        .map(|f| Frame {
+                            addr: f.addr.clone(),
+                            function: f.function.clone().or_else(|| f.raw_function.clone()),
+                            module: f.module.clone().or_else(|| f.image.clone()),
+                            file: f.file.clone(),
+                            line: f.line,
+                            col: f.col,
+                            in_app: Some(f.in_app),
+                            inlined: f.inlined.then_some(true),
+                        })
+                        .collect(),
+                })
+                .collect();
+            if !out.exception_type.is_empty()
+                && (c.exception_type == "Minidump" || c.exception_type.is_empty())
+            {
+                c.exception_type = out.exception_type.chars().take(256).collect();
+                c.message = out.message.chars().take(8000).collect();
+            }
+            c.notes.push(format!(
+                "symbolicated: {}",
+                if matches!(status, Status::Complete) {
+                    "complete"
+                } else {
+                    "partial"
+                }
+            ));
+        }
+    }
+    for m in &out.missing {
+        c.notes.push(format!("missing: {}", m.message(Lang::En)));
+        if let Ok(j) = serde_json::to_string(m) {
+            c.notes.push(format!("{MISSING_FILE_NOTE}{j}"));
+        }
+    }
+    if c.fingerprint.is_none() && !out.fingerprint.is_empty() {
+        c.fingerprint = Some(out.fingerprint.clone());
+    }
+}
+
+/// A stored crash as the event `resymbolicate` takes: the stored row's
+/// columns and its payload (`threads`, `images`, `raw`, `notes`).
+pub fn stored_event(
+    crash_id: &str,
+    ts: u32,
+    exception_type: &str,
+    message: &str,
+    doc: &Value,
+) -> Result<CrashEvent, ResymError> {
+    let field = |k: &str| doc.get(k).filter(|v| !v.is_null()).cloned();
+    serde_json::from_value(json!({
+        "ts": i64::from(ts) * 1000, "crash_id": crash_id, "exception_type": exception_type,
+        "message": message, "threads": field("threads").unwrap_or_else(|| json!([])),
+        "images": field("images").unwrap_or_else(|| json!([])), "raw": field("raw"),
+        "notes": field("notes").unwrap_or_else(|| json!([])),
+    }))
+    .map_err(|e| ResymError::Payload(e.to_string()))
+}
+
+/// The release label symbolication uses (source maps are uploaded per
+/// `version+build`).
+pub fn release_label(version: &str, build: &str) -> String {
+    vitals_protocol::Release {
+        version: version.to_string(),
+        build: build.to_string(),
+    }
+    .label()
+}
 
 pub struct SymbolEnricher {
     pub symbolicator: Arc<Symbolicator>,
@@ -42,6 +154,43 @@ impl SymbolEnricher {
             String::from_utf8(bytes).ok()
         }
     }
+
+    /// Symbolicates a stored crash again from its raw form (an attachment
+    /// reference resolved here) and returns it as it should now be stored,
+    /// with the symbolicator's outcome. A fingerprint the client chose is
+    /// kept; otherwise the new one replaces the old (regrouping).
+    pub async fn resymbolicate(
+        &self,
+        app: &str,
+        release: &str,
+        stored: &CrashEvent,
+    ) -> Result<(CrashEvent, SymbolicatedCrash), ResymError> {
+        let mut input = stored.clone();
+        if let Some(r) = stored
+            .raw
+            .as_deref()
+            .filter(|r| r.starts_with("attachment:"))
+        {
+            input.raw = Some(
+                self.load_attachment(r)
+                    .ok_or_else(|| ResymError::Attachment(r.to_string()))?,
+            );
+        }
+        let out = self
+            .symbolicator
+            .resymbolicate(app, Some(release), &input)
+            .await?;
+        let client_fp = stored.notes.iter().any(|n| n == CLIENT_FINGERPRINT_NOTE);
+        let mut c = stored.clone();
+        c.notes = Vec::new();
+        if client_fp {
+            c.notes.push(CLIENT_FINGERPRINT_NOTE.to_string());
+        } else {
+            c.fingerprint = None;
+        }
+        apply_outcome(&mut c, &out);
+        Ok((c, out))
+    }
 }
 
 #[async_trait::async_trait]
@@ -51,12 +200,16 @@ impl Enricher for SymbolEnricher {
         let release = b.batch.release.label();
         for ev in b.batch.events.iter_mut() {
             let Event::Crash(c) = ev else { continue };
-            let stored_raw = c.raw.clone();
+            // What the symbolicator reads, kept so that the crash can be
+            // processed again from what the client sent (the threads are
+            // replaced below); an attachment stays a reference.
+            let raw = raw_form(c);
+            c.notes.retain(|n| !server_note(n));
+            if c.fingerprint.as_deref().is_some_and(|f| !f.is_empty()) {
+                c.notes.push(CLIENT_FINGERPRINT_NOTE.to_string());
+            }
             let mut input = c.clone();
-            if let Some(r) = stored_raw
-                .as_deref()
-                .filter(|r| r.starts_with("attachment:"))
-            {
+            if let Some(r) = c.raw.as_deref().filter(|r| r.starts_with("attachment:")) {
                 input.raw = self.load_attachment(r);
                 if input.raw.is_none() {
                     c.notes.push(format!("raw: attachment {r} unreadable"));
@@ -67,55 +220,8 @@ impl Enricher for SymbolEnricher {
                 .symbolicator
                 .symbolicate(&b.app_id, Some(&release), &input)
                 .await;
-            match &out.status {
-                Status::Raw { reason } => c.notes.push(format!("raw: {reason}")),
-                status => {
-                    c.threads = out
-                        .threads
-                        .iter()
-                        .map(|t| Thread {
-                            id: t.id,
-                            name: t.name.clone(),
-                            crashed: t.crashed,
-                            frames: t
-                                .frames
-                                .iter()
-                                .map(|f| Frame {
-                                    addr: f.addr.clone(),
-                                    function: f.function.clone().or_else(|| f.raw_function.clone()),
-                                    module: f.module.clone().or_else(|| f.image.clone()),
-                                    file: f.file.clone(),
-                                    line: f.line,
-                                    col: f.col,
-                                    in_app: Some(f.in_app),
-                                    inlined: f.inlined.then_some(true),
-                                })
-                                .collect(),
-                        })
-                        .collect();
-                    if !out.exception_type.is_empty()
-                        && (c.exception_type == "Minidump" || c.exception_type.is_empty())
-                    {
-                        c.exception_type = out.exception_type.chars().take(256).collect();
-                        c.message = out.message.chars().take(8000).collect();
-                    }
-                    c.notes.push(format!(
-                        "symbolicated: {}",
-                        if matches!(status, Status::Complete) {
-                            "complete"
-                        } else {
-                            "partial"
-                        }
-                    ));
-                }
-            }
-            for m in &out.missing {
-                c.notes.push(format!("missing: {}", m.message(Lang::En)));
-            }
-            if c.fingerprint.is_none() && !out.fingerprint.is_empty() {
-                c.fingerprint = Some(out.fingerprint.clone());
-            }
-            c.raw = stored_raw;
+            apply_outcome(c, &out);
+            c.raw = raw;
         }
     }
 }
@@ -211,70 +317,57 @@ async fn read_crash(
             );
         }
     };
-    let mut doc: serde_json::Value =
-        serde_json::from_str(&sample.payload).unwrap_or_else(|_| json!({}));
+    let mut doc: Value = serde_json::from_str(&sample.payload).unwrap_or_else(|_| json!({}));
+    let (mut exception_type, mut message) = (sample.exception_type.clone(), sample.message.clone());
     let complete = doc["notes"].as_array().is_some_and(|n| {
         n.iter()
             .any(|x| x.as_str() == Some("symbolicated: complete"))
     });
     if !complete {
-        // Rebuild the event as stored and give it another pass.
-        let event = json!({
-            "ts": i64::from(sample.ts) * 1000, "crash_id": crash_id, "exception_type": sample.exception_type,
-            "message": sample.message, "threads": doc["threads"], "images": doc["images"], "raw": doc["raw"],
-        });
-        if let Ok(c) = serde_json::from_value::<vitals_protocol::CrashEvent>(event) {
-            let release = if sample.build.is_empty() {
-                sample.version.clone()
-            } else {
-                format!("{}+{}", sample.version, sample.build)
-            };
-            let mut b = AcceptedBatch {
-                app_id: app.clone(),
-                received_at_ms: 0,
-                client_ip: None,
-                batch: vitals_protocol::Batch {
-                    v: 1,
-                    batch_id: "read".into(),
-                    app_id: app.clone(),
-                    release: vitals_protocol::Release {
-                        version: sample.version.clone(),
-                        build: sample.build.clone(),
-                    },
-                    platform: vitals_protocol::Platform::parse(&sample.platform)
-                        .unwrap_or(vitals_protocol::Platform::Other),
-                    device: vitals_protocol::Device {
-                        model: sample.device_model.clone(),
-                        class: Default::default(),
-                        os_version: sample.os_version.clone(),
-                        screen: Default::default(),
-                        abi: String::new(),
-                        rooted: false,
-                        emulator: false,
-                        device_id: None,
-                    },
-                    network: Default::default(),
-                    install_id: "read".into(),
-                    user_id: None,
-                    consent: Default::default(),
-                    environment: None,
-                    sent_at: None,
-                    events: vec![Event::Crash(c)],
-                },
-            };
-            let _ = release;
-            st.enricher.enrich(&mut b).await;
-            if let Some(Event::Crash(c)) = b.batch.events.first() {
-                doc["threads"] = json!(c.threads);
-                doc["notes"] = json!(c.notes);
+        // Give it another pass from its raw form, so an upload shows at
+        // once (the background job persists the same result).
+        match stored_event(&crash_id, sample.ts, &exception_type, &message, &doc) {
+            Ok(mut stored) => {
+                if stored.raw.is_none() {
+                    // Stored before raw forms were kept: the stored frames
+                    // are all there is.
+                    stored.raw = raw_form(&stored);
+                }
+                let release = release_label(&sample.version, &sample.build);
+                match st.enricher.resymbolicate(&app, &release, &stored).await {
+                    // A pass that kept the raw form (a timeout) shows the
+                    // crash as stored.
+                    Ok((_, out)) if matches!(out.status, Status::Raw { .. }) => {}
+                    Ok((c, _)) => {
+                        doc["threads"] = json!(c.threads);
+                        doc["notes"] = json!(c.notes);
+                        (exception_type, message) = (c.exception_type, c.message);
+                    }
+                    Err(e) => {
+                        tracing::debug!(app = %app, crash_id = %crash_id, error = %e, "crash not re-symbolicated on read")
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::debug!(app = %app, crash_id = %crash_id, error = %e, "stored crash unreadable")
             }
         }
     }
+    let notes: Vec<String> = doc["notes"]
+        .as_array()
+        .map(|n| {
+            n.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let missing = missing_files(&notes);
+    let notes: Vec<&String> = notes.iter().filter(|n| !server_note(n)).collect();
     HttpResponse::Ok().json(json!({
         "crash_id": crash_id,
         "release": sample.version, "build": sample.build, "platform": sample.platform,
         "device_model": sample.device_model, "os_version": sample.os_version,
-        "exception_type": sample.exception_type, "message": sample.message, "ts": sample.ts,
-        "threads": doc["threads"], "images": doc["images"], "notes": doc["notes"],
+        "exception_type": exception_type, "message": message, "ts": sample.ts,
+        "threads": doc["threads"], "images": doc["images"], "notes": notes, "missing": missing,
     }))
 }

@@ -20,6 +20,7 @@ mod rollup;
 mod rollup_ddl;
 pub mod row;
 mod sqlite;
+mod sqlite_crashes;
 pub mod users;
 
 pub use crate::clickhouse::{ClickHouseConfig, ClickHouseStore};
@@ -92,6 +93,53 @@ pub struct CrashSample {
     pub message: String,
     /// JSON: `{"threads": […], "images": […], "raw": …}` as stored.
     pub payload: String,
+}
+
+/// Prefix of a crash note naming a debug file the symbolicator lacked (the
+/// rest of the note is the missing file as JSON). Crash rows whose payload
+/// holds such a note are the candidates for re-symbolication
+/// ([`Store::crashes_missing_files`]).
+pub const MISSING_FILE_NOTE: &str = "missing-file: ";
+
+/// What the payload text contains when a note starts with
+/// [`MISSING_FILE_NOTE`]: the opening quote of the JSON string, then the
+/// prefix. A pre-filter; callers confirm by parsing the notes.
+pub(crate) fn missing_file_needle() -> String {
+    format!("\"{MISSING_FILE_NOTE}")
+}
+
+/// Identity of one stored crash row: `(batch_id, seq)` within the app, plus
+/// the columns that lead the tables' sort keys (so updates find it fast).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrashRowKey {
+    pub batch_id: String,
+    pub seq: u32,
+    /// Event time, Unix seconds.
+    pub ts: u32,
+    pub version: String,
+    pub build: String,
+}
+
+/// A stored crash row as re-symbolication reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredCrash {
+    pub key: CrashRowKey,
+    pub crash_id: String,
+    pub exception_type: String,
+    pub message: String,
+    pub fingerprint: String,
+    /// JSON: `{"threads": […], "images": […], "raw": …, "notes": […]}`.
+    pub payload: String,
+}
+
+/// New contents of one crash row after re-symbolication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrashRewrite {
+    pub key: CrashRowKey,
+    pub payload: String,
+    pub fingerprint: String,
+    pub exception_type: String,
+    pub message: String,
 }
 
 /// Result of applying schema migrations.
@@ -180,6 +228,23 @@ pub trait Store: Send + Sync + 'static {
     /// One stored crash report: by crash id, or the newest fatal one of a
     /// group.
     async fn crash(&self, app_id: &str, key: CrashKey<'_>) -> Result<Option<CrashSample>>;
+
+    /// Crash rows of `app_id` whose payload has a [`MISSING_FILE_NOTE`]
+    /// note, ordered by `(ts, batch_id, seq)`, strictly after `after`
+    /// (keyset paging: rows rewritten meanwhile drop out without shifting
+    /// the pages), at most `limit`.
+    async fn crashes_missing_files(
+        &self,
+        app_id: &str,
+        after: Option<&CrashRowKey>,
+        limit: u32,
+    ) -> Result<Vec<StoredCrash>>;
+
+    /// Replaces payload, fingerprint, exception type and message of crash
+    /// rows of `app_id` (re-symbolication; regrouping is the new
+    /// fingerprint). Returns when the new values are visible to queries.
+    /// Crash rows feed no rollup counter these columns change.
+    async fn rewrite_crashes(&self, app_id: &str, rewrites: &[CrashRewrite]) -> Result<()>;
 }
 
 /// Which crash report [`Store::crash`] reads.

@@ -245,6 +245,13 @@ pub fn preliminary_fingerprint(c: &vitals_protocol::CrashEvent) -> String {
     hex::encode(&digest[..8])
 }
 
+/// The `payload` column of a crash row: threads, images, raw form and the
+/// server's notes (also what a re-symbolication writes back).
+pub fn crash_payload(c: &vitals_protocol::CrashEvent) -> String {
+    serde_json::json!({"threads": c.threads, "images": c.images, "raw": c.raw, "notes": c.notes})
+        .to_string()
+}
+
 /// Leading integer of an OS version string: `17.1.2` → 17, `NEXT 5.0` → 5.
 pub fn os_major(v: &str) -> u16 {
     let digits: String = v
@@ -375,10 +382,7 @@ fn fill<'a>(r: &mut EventRow<'a>, ev: &'a Event) {
             r.message = &c.message;
             r.fatal = u8::from(c.fatal);
             r.handled = u8::from(c.handled);
-            r.payload = Cow::Owned(
-                serde_json::json!({"threads": c.threads, "images": c.images, "raw": c.raw, "notes": c.notes})
-                    .to_string(),
-            );
+            r.payload = Cow::Owned(crash_payload(c));
             r.fingerprint = match &c.fingerprint {
                 Some(f) if !f.is_empty() => Cow::Borrowed(f.as_str()),
                 _ => Cow::Owned(preliminary_fingerprint(c)),

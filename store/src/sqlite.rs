@@ -528,6 +528,23 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn crashes_missing_files(
+        &self,
+        app_id: &str,
+        after: Option<&crate::CrashRowKey>,
+        limit: u32,
+    ) -> Result<Vec<crate::StoredCrash>> {
+        let (a, k) = (app_id.to_string(), after.cloned());
+        self.with(move |c| crate::sqlite_crashes::missing_files(c, &a, k.as_ref(), limit))
+            .await
+    }
+
+    async fn rewrite_crashes(&self, app_id: &str, rewrites: &[crate::CrashRewrite]) -> Result<()> {
+        let (a, r) = (app_id.to_string(), rewrites.to_vec());
+        self.with(move |c| crate::sqlite_crashes::rewrite(c, &a, &r))
+            .await
+    }
 }
 
 impl SqliteStore {

@@ -8,6 +8,7 @@
 //! only the others are written. Event-level, because an interrupted HTTP
 //! insert whose stream ends on a row boundary is committed as a prefix.
 
+mod crashes;
 mod rollups;
 mod schema;
 
@@ -536,6 +537,19 @@ impl Store for ClickHouseStore {
             .fetch_one::<N>()
             .await?
             .n)
+    }
+
+    async fn crashes_missing_files(
+        &self,
+        app_id: &str,
+        after: Option<&crate::CrashRowKey>,
+        limit: u32,
+    ) -> Result<Vec<crate::StoredCrash>> {
+        self.missing_files(app_id, after, limit).await
+    }
+
+    async fn rewrite_crashes(&self, app_id: &str, rewrites: &[crate::CrashRewrite]) -> Result<()> {
+        self.rewrite(app_id, rewrites).await
     }
 }
 
