@@ -350,7 +350,7 @@ pub async fn run_until(cfg: SimConfig, stop: watch::Receiver<bool>) -> Result<Si
         .flatten();
     let mut due = started;
     let mut agg = Aggregate::new(started, cfg.progress_secs);
-    let mut tasks: JoinSet<(BatchSummary, Outcome)> = JoinSet::new();
+    let mut tasks: JoinSet<(BatchSummary, Outcome, u32)> = JoinSet::new();
     let mut stop_main = stop.clone();
     tracing::info!(
         target_url = %cfg.target, app_id = %cfg.app_id, seed = cfg.seed, devices = cfg.devices,
@@ -388,6 +388,7 @@ pub async fn run_until(cfg: SimConfig, stop: watch::Receiver<bool>) -> Result<Si
             let _permit = permit;
             let batch = generator.batch_at(index, fixed_anchor.unwrap_or_else(now_ms));
             let summary = BatchSummary::of(&batch);
+            let sent_at = Instant::now();
             let outcome = match sender.encode(&batch) {
                 Ok(body) => sender.send(&batch.batch_id, body, &mut stop_task).await,
                 Err(e) => Outcome {
@@ -397,7 +398,9 @@ pub async fn run_until(cfg: SimConfig, stop: watch::Receiver<bool>) -> Result<Si
                     retries: 0,
                 },
             };
-            (summary, outcome)
+            // Time to acknowledgement, retries included.
+            let ack_ms = u32::try_from(sent_at.elapsed().as_millis()).unwrap_or(u32::MAX);
+            (summary, outcome, ack_ms)
         });
         index += 1;
         while let Some(res) = tasks.try_join_next() {
@@ -434,6 +437,8 @@ async fn until(deadline: Option<Instant>) {
 /// Running totals of a run.
 struct Aggregate {
     report: SimReport,
+    /// Milliseconds to acknowledgement of each accepted batch.
+    ack_ms: Vec<u32>,
     truth: TruthAcc,
     started: Instant,
     progress: Option<Duration>,
@@ -444,6 +449,7 @@ impl Aggregate {
     fn new(started: Instant, progress_secs: u64) -> Self {
         Aggregate {
             report: SimReport::default(),
+            ack_ms: Vec::new(),
             truth: TruthAcc::default(),
             started,
             progress: (progress_secs > 0).then(|| Duration::from_secs(progress_secs)),
@@ -451,9 +457,9 @@ impl Aggregate {
         }
     }
 
-    fn record(&mut self, res: Result<(BatchSummary, Outcome), JoinError>) {
+    fn record(&mut self, res: Result<(BatchSummary, Outcome, u32), JoinError>) {
         let r = &mut self.report;
-        let (summary, outcome) = match res {
+        let (summary, outcome, ack_ms) = match res {
             Ok(x) => x,
             Err(e) => {
                 r.failed += 1;
@@ -466,6 +472,7 @@ impl Aggregate {
         r.retries += u64::from(outcome.retries);
         match outcome.delivery {
             Delivery::Accepted => {
+                self.ack_ms.push(ack_ms);
                 r.batches_accepted += 1;
                 r.events_accepted += summary.events;
                 self.truth.add(&summary);
@@ -511,6 +518,15 @@ impl Aggregate {
         r.elapsed_secs = self.started.elapsed().as_secs_f64();
         r.events_per_sec = r.events_accepted as f64 / r.elapsed_secs.max(1e-9);
         r.truth = self.truth.finish();
+        let mut ms = self.ack_ms;
+        ms.sort_unstable();
+        let pct = |p: f64| -> Option<u32> {
+            let i = ((ms.len() as f64 - 1.0) * p).round() as usize;
+            ms.get(i).copied()
+        };
+        r.ack_ms_p50 = pct(0.5);
+        r.ack_ms_p99 = pct(0.99);
+        r.ack_ms_max = ms.last().copied();
         r
     }
 }

@@ -25,6 +25,14 @@ pub struct SimReport {
     pub events_per_sec: f64,
     /// Ground truth of the accepted batches, by release version.
     pub truth: BTreeMap<String, ReleaseTruth>,
+    /// Milliseconds from sending a batch to its acknowledgement (retries
+    /// included), over accepted batches: median, 99th percentile, worst.
+    #[serde(default)]
+    pub ack_ms_p50: Option<u32>,
+    #[serde(default)]
+    pub ack_ms_p99: Option<u32>,
+    #[serde(default)]
+    pub ack_ms_max: Option<u32>,
 }
 
 impl SimReport {
