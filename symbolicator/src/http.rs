@@ -121,6 +121,16 @@ async fn upload(
     let app = path.into_inner();
     require(&req, &st, Role::Operator).map_err(wrap)?;
     check_app(&app).map_err(wrap)?;
+    // Refuse a declared oversize body before receiving any of it.
+    if req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|len| len > st.max_upload_bytes)
+    {
+        return Err(wrap(SymError::TooLarge(st.max_upload_bytes)));
+    }
     let mut hints = UploadHints::default();
     let mut url_prefix: Option<String> = None;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();

@@ -31,6 +31,9 @@ impl Default for ZipLimits {
     }
 }
 
+/// Entries up to this size are exempt from the ratio limit.
+const RATIO_FLOOR: u64 = 1 << 20;
+
 /// Whether `data` is a zip archive.
 pub fn is_zip(data: &[u8]) -> bool {
     data.starts_with(b"PK\x03\x04") || data.starts_with(b"PK\x05\x06")
@@ -116,10 +119,25 @@ pub fn expand_zip(name: &str, data: &[u8], limits: &ZipLimits) -> Result<Vec<Ent
                 limits.max_entry_bytes
             )));
         }
+        if declared > RATIO_FLOOR && declared / compressed > limits.max_ratio {
+            return Err(reject(format!(
+                "{path}: compression ratio {} over {}",
+                declared / compressed,
+                limits.max_ratio
+            )));
+        }
+        // Never trust the declared size: read no more than the entry, ratio
+        // and total limits allow (+ 1 byte to tell), so a bomb that lies in
+        // its header costs at most that much memory.
+        let by_ratio = compressed
+            .saturating_mul(limits.max_ratio.saturating_add(1))
+            .saturating_sub(1)
+            .max(RATIO_FLOOR);
+        let room = limits.max_total_bytes.saturating_sub(total);
+        let cap = limits.max_entry_bytes.min(by_ratio).min(room);
         let mut buf = Vec::new();
-        // Never trust the declared size: read at most limit + 1 bytes.
         (&mut f)
-            .take(limits.max_entry_bytes + 1)
+            .take(cap.saturating_add(1))
             .read_to_end(&mut buf)
             .map_err(|e| reject(format!("{path}: {e}")))?;
         let n = buf.len() as u64;
@@ -129,11 +147,18 @@ pub fn expand_zip(name: &str, data: &[u8], limits: &ZipLimits) -> Result<Vec<Ent
                 limits.max_entry_bytes
             )));
         }
-        if n > (1 << 20) && n / compressed > limits.max_ratio {
+        if n > RATIO_FLOOR && n / compressed > limits.max_ratio {
             return Err(reject(format!(
                 "{path}: compression ratio {} over {}",
                 n / compressed,
                 limits.max_ratio
+            )));
+        }
+        if n > cap {
+            // Only the total budget is left to break.
+            return Err(reject(format!(
+                "over {} bytes in total",
+                limits.max_total_bytes
             )));
         }
         total += n;

@@ -122,29 +122,65 @@ pub struct Throttle {
     state: Mutex<HashMap<(String, String), (u32, Instant)>>,
 }
 
+/// Whole seconds left until `until`, rounded up (so a client that waits
+/// `Retry-After` seconds is not refused again), at least 1.
+fn secs_until(until: Instant, now: Instant) -> u64 {
+    let left = until - now;
+    (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1)
+}
+
+/// The delay after `count` counted attempts, if any.
+fn delay_after(count: u32) -> Option<Duration> {
+    (count >= FREE_ATTEMPTS).then(|| {
+        let exp = (count - FREE_ATTEMPTS + 1).min(16);
+        Duration::from_secs((1u64 << exp).min(MAX_DELAY_SECS))
+    })
+}
+
 impl Throttle {
     /// Seconds to wait before another attempt, if any.
+    #[cfg(test)]
     fn wait(&self, key: &(String, String)) -> Option<u64> {
         let map = self.state.lock().ok()?;
         let (_, until) = map.get(key)?;
         let now = Instant::now();
-        (*until > now).then(|| (*until - now).as_secs().max(1))
+        (*until > now).then(|| secs_until(*until, now))
     }
 
-    fn failed(&self, key: (String, String)) {
+    /// Starts an attempt: `Err(seconds to wait)` while throttled, else the
+    /// attempt is counted at once (before the password is checked), so
+    /// concurrent attempts cannot all slip in before the first failure is
+    /// recorded. A success clears the count ([`Throttle::succeeded`]).
+    fn begin(&self, key: &(String, String)) -> Result<(), u64> {
+        // A poisoned lock fails closed.
         let Ok(mut map) = self.state.lock() else {
-            return;
+            return Err(1);
         };
         let now = Instant::now();
         if map.len() > 10_000 {
             map.retain(|_, (_, until)| *until > now);
         }
-        let e = map.entry(key).or_insert((0, now));
+        let e = map.entry(key.clone()).or_insert((0, now));
+        if e.1 > now {
+            return Err(secs_until(e.1, now));
+        }
         e.0 += 1;
-        if e.0 >= FREE_ATTEMPTS {
-            let exp = (e.0 - FREE_ATTEMPTS + 1).min(16);
-            let delay = (1u64 << exp).min(MAX_DELAY_SECS);
-            e.1 = now + Duration::from_secs(delay);
+        if let Some(d) = delay_after(e.0) {
+            e.1 = now + d;
+        }
+        Ok(())
+    }
+
+    /// Records that the attempt begun for `key` failed: the delay runs from
+    /// now.
+    fn failed(&self, key: &(String, String)) {
+        let Ok(mut map) = self.state.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        let e = map.entry(key.clone()).or_insert((1, now));
+        if let Some(d) = delay_after(e.0) {
+            e.1 = now + d;
         }
     }
 
@@ -263,7 +299,7 @@ pub async fn login(
         return Err(fail(WebError::Csrf));
     }
     let key = (f.name.clone(), client_ip(&req));
-    if let Some(retry_secs) = st.throttle.wait(&key) {
+    if let Err(retry_secs) = st.throttle.begin(&key) {
         return Err(fail(WebError::Throttled { retry_secs }));
     }
     let cp = st.analyzer.cp.clone();
@@ -273,7 +309,7 @@ pub async fn login(
         .map_err(|e| fail(WebError::Internal(e.to_string())))?
         .map_err(|e| fail(e.into()))?;
     let Some(user) = user else {
-        st.throttle.failed(key);
+        st.throttle.failed(&key);
         tracing::info!(user = %f.name, ip = %client_ip(&req), "dashboard sign-in failed");
         return Ok(login_response(
             &st,
@@ -396,16 +432,32 @@ mod tests {
     fn throttle_delays_grow_after_free_attempts() {
         let t = Throttle::default();
         let k = ("ops-a".to_string(), "127.0.0.1".to_string());
-        t.failed(k.clone());
-        t.failed(k.clone());
+        let fail = |t: &Throttle| {
+            t.begin(&k).expect("not throttled");
+            t.failed(&k);
+        };
+        fail(&t);
+        fail(&t);
         assert_eq!(t.wait(&k), None);
-        t.failed(k.clone());
+        fail(&t);
         let w1 = t.wait(&k).unwrap();
-        t.failed(k.clone());
+        assert!(t.begin(&k).is_err(), "throttled after the free attempts");
+        t.state.lock().unwrap().get_mut(&k).unwrap().1 = Instant::now();
+        fail(&t);
         let w2 = t.wait(&k).unwrap();
         assert!(w2 > w1, "{w1} {w2}");
         t.succeeded(&k);
         assert_eq!(t.wait(&k), None);
+    }
+
+    #[test]
+    fn concurrent_attempts_are_counted_before_the_check() {
+        let t = Throttle::default();
+        let k = ("ops-a".to_string(), "127.0.0.1".to_string());
+        // Many attempts begun before any of them failed: only the free
+        // ones get through.
+        let passed = (0..20).filter(|_| t.begin(&k).is_ok()).count();
+        assert_eq!(passed, FREE_ATTEMPTS as usize);
     }
 
     #[test]
