@@ -10,15 +10,21 @@
 #
 # Prints a Markdown table for docs/RELIABILITY.md (date, commit, command
 # included) and exits non-zero when any event is lost or duplicated.
-# Needs Debian's clickhouse-server. `.ci/run` calls a short form.
+# Needs Debian's clickhouse-server. `.ci/run` calls a short form with the
+# test build's binary (VITALS_BIN=…/debug/vitals): a reconciliation check,
+# not a performance figure.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-1800}
 rate=${2:-275}
 epb=${3:-100}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/vitals-target}
-cargo build --release -q
-bin="$CARGO_TARGET_DIR/release/vitals"
+if [ -n "${VITALS_BIN:-}" ]; then
+  bin=$VITALS_BIN
+else
+  cargo build --release -q
+  bin="$CARGO_TARGET_DIR/release/vitals"
+fi
 work=$(mktemp -d /tmp/vitals-soak.XXXXXX)
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ch_http=$(port); ch_tcp=$(port)
