@@ -464,7 +464,11 @@ async fn timeseries(
                 Query {
                     filter: filter.clone(),
                     group_by: vec![time],
-                    measures: vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
+                    // Time series are charts: day sketches, not exact sets.
+                    measures: vec![
+                        Measure::UsersApprox(None),
+                        Measure::UsersApprox(Some(Cond::FatalCrash)),
+                    ],
                     ..Default::default()
                 },
                 1,
@@ -473,7 +477,7 @@ async fn timeseries(
                 Query {
                     filter: filter.clone(),
                     group_by: vec![time, Dim::Version],
-                    measures: vec![Measure::Users(None)],
+                    measures: vec![Measure::UsersApprox(None)],
                     ..Default::default()
                 },
                 2,

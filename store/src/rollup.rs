@@ -31,6 +31,8 @@ pub enum Table {
     Users,
     UsersDaily,
     Samples,
+    /// ClickHouse only: per-day distinct-user sketches for charts.
+    UserSketch,
 }
 
 impl Table {
@@ -40,6 +42,7 @@ impl Table {
             Table::Users => "rollup_users",
             Table::UsersDaily => "rollup_users_daily",
             Table::Samples => "rollup_samples",
+            Table::UserSketch => "rollup_user_sketch",
         }
     }
 }
@@ -106,17 +109,30 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
-        let ms = q
+        let approx = q
             .measures
             .iter()
-            .map(|m| user_measure(d, m, all_kinds))
-            .collect::<Option<Vec<_>>>()?;
-        let t = if has_day {
-            Table::UsersDaily
+            .all(|m| matches!(m, Measure::UsersApprox(_)));
+        if approx && d == Dialect::ClickHouse {
+            let ms = q
+                .measures
+                .iter()
+                .map(|m| sketch_measure(m, all_kinds))
+                .collect::<Option<Vec<_>>>()?;
+            (Table::UserSketch, dims, ms)
         } else {
-            Table::Users
-        };
-        (t, dims, ms)
+            let ms = q
+                .measures
+                .iter()
+                .map(|m| user_measure(d, m, all_kinds))
+                .collect::<Option<Vec<_>>>()?;
+            let t = if has_day {
+                Table::UsersDaily
+            } else {
+                Table::Users
+            };
+            (t, dims, ms)
+        }
     } else {
         if !f.platforms.is_empty() {
             return None;
@@ -208,6 +224,8 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
         Some(match table {
             Table::Users | Table::UsersDaily if kinds.is_empty() => "max(n) > 0",
             Table::Users | Table::UsersDaily => "max(active) > 0",
+            Table::UserSketch if kinds.is_empty() => "sum(n) > 0",
+            Table::UserSketch => "sum(active) > 0",
             Table::Sessions | Table::Samples => "sum(n) > 0",
         }),
     );
@@ -285,11 +303,29 @@ fn session_measure(d: Dialect, m: &Measure) -> Option<String> {
     Some(count_sum(d, c))
 }
 
+/// A chart's distinct users from the day sketches (ClickHouse).
+fn sketch_measure(m: &Measure, all_kinds: bool) -> Option<String> {
+    let c = match m {
+        Measure::UsersApprox(None) if all_kinds => "users",
+        Measure::UsersApprox(None) => "active_users",
+        Measure::UsersApprox(Some(Cond::FatalCrash)) => "fatal_users",
+        _ => return None,
+    };
+    let f = if c == "users" {
+        "uniqCombinedMerge"
+    } else {
+        "uniqCombinedIfMerge"
+    };
+    Some(format!("toFloat64({f}({c}))"))
+}
+
 fn user_measure(d: Dialect, m: &Measure, all_kinds: bool) -> Option<String> {
     let cond = match m {
-        Measure::Users(None) if all_kinds => "n > 0",
-        Measure::Users(None) => "active > 0",
-        Measure::Users(Some(Cond::FatalCrash)) => "fatals > 0",
+        Measure::Users(None) | Measure::UsersApprox(None) if all_kinds => "n > 0",
+        Measure::Users(None) | Measure::UsersApprox(None) => "active > 0",
+        Measure::Users(Some(Cond::FatalCrash)) | Measure::UsersApprox(Some(Cond::FatalCrash)) => {
+            "fatals > 0"
+        }
         _ => return None,
     };
     Some(match d {

@@ -6,6 +6,21 @@
 
 use crate::query::{Dialect, lit};
 
+/// Version of the rollup layout; a store whose rollups carry another
+/// version reads raw rows until `migrate` rebuilds them.
+pub(crate) const ROLLUP_VERSION: u32 = 2;
+
+/// What the settings table records for rollups built in `tz`.
+pub(crate) fn stamp(tz: &str) -> String {
+    format!("v{ROLLUP_VERSION} {tz}")
+}
+
+/// The zone of a stamp written by this version, else `None`.
+pub(crate) fn zone_of(stamp: &str) -> Option<String> {
+    let (v, tz) = stamp.split_once(' ')?;
+    (v == format!("v{ROLLUP_VERSION}") && !tz.is_empty()).then(|| tz.to_string())
+}
+
 /// One source of rows for a rollup table.
 struct Feed {
     table: &'static str,
@@ -278,6 +293,9 @@ pub(crate) fn clickhouse_rebuild(tz: &str) -> Vec<String> {
         out.push(ch_create(t));
         out.push(format!("TRUNCATE TABLE {t}"));
     }
+    out.push("DROP TABLE IF EXISTS rollup_mv_sketch".into());
+    out.push(SKETCH_DDL.into());
+    out.push("TRUNCATE TABLE rollup_user_sketch".into());
     for (i, f) in FEEDS.iter().enumerate() {
         out.push(format!(
             "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_mv_{i} TO {} AS {}",
@@ -285,6 +303,10 @@ pub(crate) fn clickhouse_rebuild(tz: &str) -> Vec<String> {
             ch_select(f, tz, false, "")
         ));
     }
+    out.push(format!(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_mv_sketch TO rollup_user_sketch AS {}",
+        sketch_select(tz)
+    ));
     for f in FEEDS {
         out.push(format!(
             "INSERT INTO {} {}",
@@ -292,7 +314,37 @@ pub(crate) fn clickhouse_rebuild(tz: &str) -> Vec<String> {
             ch_select(f, tz, false, "")
         ));
     }
+    out.push(format!(
+        "INSERT INTO rollup_user_sketch {}",
+        sketch_select(tz)
+    ));
     out
+}
+
+/// Per-day distinct-user sketches for charts (ClickHouse only): a handful
+/// of rows per release, so a daily-users chart never counts user by user.
+/// An erased user stays inside a sketch (it holds hashes, not ids); charts
+/// only, never verdicts.
+const SKETCH_DDL: &str = "CREATE TABLE IF NOT EXISTS rollup_user_sketch (
+    app_id String, version String, build String, environment String, untrusted UInt8, day Date,
+    n Int64, active Int64,
+    users AggregateFunction(uniqCombined, String),
+    active_users AggregateFunction(uniqCombinedIf, String, UInt8),
+    fatal_users AggregateFunction(uniqCombinedIf, String, UInt8)
+) ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(day)
+ORDER BY (app_id, version, build, environment, untrusted, day)";
+
+fn sketch_select(tz: &str) -> String {
+    format!(
+        "SELECT app_id, version, build, environment, toUInt8(rooted != 0 OR emulator != 0) AS untrusted,
+            toDate(ts, {tz}) AS day, toInt64(count()) AS n,
+            toInt64(countIf(kind IN ('session', 'crash'))) AS active,
+            uniqCombinedState(user_key) AS users,
+            uniqCombinedIfState(user_key, toUInt8(kind IN ('session', 'crash'))) AS active_users,
+            uniqCombinedIfState(user_key, toUInt8(kind = 'crash' AND fatal = 1)) AS fatal_users
+         FROM events GROUP BY app_id, version, build, environment, untrusted, day",
+        tz = lit(Dialect::ClickHouse, tz)
+    )
 }
 
 /// Statements that take one user's rows out of the counting rollups before
@@ -460,6 +512,17 @@ mod tests {
             clickhouse_user_tables(),
             vec!["rollup_users", "rollup_users_daily"]
         );
+    }
+
+    #[test]
+    fn stamps_carry_the_layout_version() {
+        assert_eq!(
+            zone_of(&stamp("Asia/Shanghai")).as_deref(),
+            Some("Asia/Shanghai")
+        );
+        assert_eq!(zone_of("Asia/Shanghai"), None, "a version-1 stamp");
+        assert_eq!(zone_of("v1 Asia/Shanghai"), None);
+        assert_eq!(zone_of(""), None);
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl SqliteStore {
                 tx.execute(
                     "INSERT INTO rollup_settings (key, value) VALUES ('timezone', ?)
                      ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    params![tz],
+                    params![crate::rollup_ddl::stamp(&tz)],
                 )?;
                 tx.commit()?;
                 tracing::info!(timezone = %tz, secs = started.elapsed().as_secs_f64(), "sqlite rollups rebuilt");
@@ -204,7 +204,7 @@ fn stored_zone(c: &Connection) -> Result<Option<String>> {
         |r| r.get::<_, String>(0),
     )
     .optional()?
-    .filter(|v| !v.is_empty()))
+    .and_then(|v| crate::rollup_ddl::zone_of(&v)))
 }
 
 /// Local-time helpers the query renderer uses (`vitals_day`, `vitals_hour`):

@@ -91,7 +91,12 @@ pub async fn daily(st: &St, app: &str, r: &ReleaseRef) -> Result<Daily, WebError
     let users = q(
         f.clone(),
         vec![Dim::Day(tz.clone())],
-        vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
+        // Charts read the day sketches (approximate on ClickHouse); the
+        // scorecard's figures come from the analyzer's exact counts.
+        vec![
+            Measure::UsersApprox(None),
+            Measure::UsersApprox(Some(Cond::FatalCrash)),
+        ],
     );
     let all = q(
         Filter {
@@ -100,7 +105,7 @@ pub async fn daily(st: &St, app: &str, r: &ReleaseRef) -> Result<Daily, WebError
             ..Default::default()
         },
         vec![Dim::Day(tz)],
-        vec![Measure::Users(None)],
+        vec![Measure::UsersApprox(None)],
     );
     let store = &st.analyzer.store;
     let (s, u, a) = tokio::try_join!(

@@ -56,8 +56,7 @@ impl ClickHouseStore {
             .await?;
         Ok(v.into_iter()
             .next()
-            .map(|v| v.value)
-            .filter(|v| !v.is_empty()))
+            .and_then(|v| rollup_ddl::zone_of(&v.value)))
     }
 
     async fn set_zone(&self, value: &str) -> Result<()> {
@@ -94,7 +93,7 @@ impl ClickHouseStore {
         for stmt in rollup_ddl::clickhouse_rebuild(&self.timezone) {
             self.client.query(&stmt).execute().await?;
         }
-        self.set_zone(&self.timezone).await?;
+        self.set_zone(&rollup_ddl::stamp(&self.timezone)).await?;
         *self.rollups.write().map_err(poisoned)? = Some(Some(self.timezone.clone()));
         tracing::info!(
             timezone = %self.timezone,
