@@ -186,15 +186,42 @@ impl Analyzer {
         Ok(rows)
     }
 
+    /// Versions with sessions or fatal crashes, oldest first: the cheap
+    /// form of [`Analyzer::releases`] for navigation (no user counts).
+    pub async fn versions(&self, app: &str) -> Result<Vec<String>, AnalyzerError> {
+        let q = |kinds: &[&str], m: Measure| Query {
+            filter: Filter {
+                app_id: app.to_string(),
+                kinds: kinds.iter().map(|k| k.to_string()).collect(),
+                ..Default::default()
+            },
+            group_by: vec![Dim::Version],
+            measures: vec![m],
+            ..Default::default()
+        };
+        let (sq, cq) = (
+            q(&["session"], Measure::Count(Some(Cond::SessionStart))),
+            q(&["crash"], Measure::Count(Some(Cond::FatalCrash))),
+        );
+        let (s, c) = tokio::try_join!(self.store.aggregate(&sq), self.store.aggregate(&cq))?;
+        let mut v: Vec<String> = s
+            .iter()
+            .chain(c.iter())
+            .filter(|r| r.count(0) > 0)
+            .map(|r| r.dim(0).to_string())
+            .collect();
+        v.sort_by(|a, b| facts::compare_versions(a, b));
+        v.dedup();
+        Ok(v)
+    }
+
     /// The release before `release` (by version order), if any.
     pub async fn previous_release(
         &self,
         app: &str,
         release: &ReleaseRef,
     ) -> Result<Option<ReleaseRef>, AnalyzerError> {
-        let rows = self.releases(app).await?;
-        let mut versions: Vec<&str> = rows.iter().map(|r| r.version.as_str()).collect();
-        versions.dedup();
+        let versions = self.versions(app).await?;
         let idx = versions.iter().position(|v| *v == release.version);
         Ok(idx.and_then(|i| i.checked_sub(1)).map(|i| ReleaseRef {
             version: versions[i].to_string(),
@@ -204,8 +231,8 @@ impl Analyzer {
 
     /// The newest release with data.
     pub async fn latest_release(&self, app: &str) -> Result<Option<ReleaseRef>, AnalyzerError> {
-        Ok(self.releases(app).await?.last().map(|r| ReleaseRef {
-            version: r.version.clone(),
+        Ok(self.versions(app).await?.pop().map(|version| ReleaseRef {
+            version,
             build: None,
         }))
     }

@@ -37,15 +37,7 @@ fn kinds(f: &Filter, k: &[&str]) -> Filter {
 
 /// Release labels with data, oldest first.
 pub async fn release_labels(st: &St, app: &str) -> Result<Vec<String>, WebError> {
-    let mut v: Vec<String> = st
-        .analyzer
-        .releases(app)
-        .await?
-        .into_iter()
-        .map(|r| r.version)
-        .collect();
-    v.dedup();
-    Ok(v)
+    Ok(st.analyzer.versions(app).await?)
 }
 
 /// The release asked for, else the newest with data.
