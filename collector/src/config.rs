@@ -66,7 +66,9 @@ pub struct SpoolConfig {
     pub dir: Option<PathBuf>,
     /// Disk cap: beyond it new batches are refused with 503.
     pub max_bytes: u64,
-    /// Segment file size before rotation.
+    /// Segment file size before rotation; at most a quarter of
+    /// `max_bytes` is used (a segment is deleted only once drained and
+    /// left, so this keeps room free after a drain).
     pub segment_bytes: u64,
     /// Seconds a client is told to wait (Retry-After) when the spool is full.
     pub retry_after_secs: u32,

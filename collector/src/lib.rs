@@ -11,7 +11,8 @@ mod api;
 mod attachments;
 pub mod auth;
 pub mod config;
-mod decode;
+// Public for the fuzz targets (`fuzz/`).
+pub mod decode;
 pub mod error;
 pub mod metrics;
 pub mod privacy;
@@ -177,7 +178,8 @@ impl Collector {
         let (spool, recovery, start) =
             spool::Spool::open(&dir, cfg.spool.max_bytes, cfg.spool.segment_bytes)?;
         tracing::info!(dir = %dir.display(), segments = recovery.segments, records = recovery.records,
-            torn_bytes = recovery.torn_bytes, quarantined_bytes = recovery.quarantined_bytes, "spool opened");
+            torn_bytes = recovery.torn_bytes, quarantined_bytes = recovery.quarantined_bytes,
+            quarantined_regions = recovery.quarantined_regions, "spool opened");
         let metrics = metrics::Metrics::new();
         metrics
             .spool_quarantined_bytes

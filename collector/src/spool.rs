@@ -15,9 +15,19 @@
 //! consumed segments are deleted.
 //!
 //! On start-up every segment after the checkpoint is verified: a torn tail
-//! (a crash mid-write, never acknowledged) is cut off; a record whose
-//! checksum fails is moved with the rest of its segment to `quarantine/`
-//! and counted, and replay continues with the next segment.
+//! of the newest segment (a crash mid-write, never acknowledged) is cut off;
+//! a damaged record (bad checksum, header or length) is copied to
+//! `quarantine/`, counted and cut out of its segment, and replay resumes at
+//! the next intact record, so damage costs only the records it hit. The
+//! next intact record is found by its magic, a plausible length and its
+//! checksum; it cannot be mistaken for bytes inside a payload, because
+//! payloads are JSON, which escapes the control byte every valid length
+//! field has in its top byte.
+//!
+//! Space: a segment is deleted once the store has confirmed all of it, so
+//! segments are kept at most a quarter of the cap, and a failed write (the
+//! disk is full) moves the appender to a new segment; otherwise a drained
+//! spool could stay "full" for ever.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -30,6 +40,8 @@ const MAGIC: &[u8; 4] = b"VSP1";
 const HEADER: usize = 12;
 /// Largest record accepted when reading back (guards a corrupt length).
 const MAX_RECORD: u32 = 64 << 20;
+/// Smallest segment size the cap may force.
+const MIN_SEGMENT: u64 = 64 << 10;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpoolError {
@@ -55,6 +67,8 @@ pub struct Recovery {
     pub records: u64,
     pub torn_bytes: u64,
     pub quarantined_bytes: u64,
+    /// Damaged regions quarantined (each usually one record).
+    pub quarantined_regions: u64,
     /// Where this process's first record goes: everything before it was
     /// written by an earlier process.
     pub first_new: Position,
@@ -122,40 +136,187 @@ fn write_checkpoint(dir: &Path, p: Position) -> io::Result<()> {
     sync_dir(dir)
 }
 
-/// Scans one segment from `from`; returns the offset of the end of the last
-/// good record and whether a checksum failure (not just a torn tail) was
-/// found there.
-fn scan(path: &Path, from: u64) -> io::Result<(u64, u64, bool)> {
+/// The payload of the intact record at `pos`: complete before `end`,
+/// valid magic and length, matching checksum. `None` otherwise.
+fn record_at(f: &mut File, pos: u64, end: u64) -> io::Result<Option<Vec<u8>>> {
+    if pos + HEADER as u64 > end {
+        return Ok(None);
+    }
+    f.seek(SeekFrom::Start(pos))?;
+    let mut header = [0u8; HEADER];
+    f.read_exact(&mut header)?;
+    let n = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
+    if &header[..4] != MAGIC || n > MAX_RECORD || pos + HEADER as u64 + u64::from(n) > end {
+        return Ok(None);
+    }
+    let mut payload = vec![0u8; n as usize];
+    f.read_exact(&mut payload)?;
+    Ok((crc32fast::hash(&payload) == crc).then_some(payload))
+}
+
+/// The start of the first intact record at or after `from` (before `end`).
+fn resync(f: &mut File, from: u64, end: u64) -> io::Result<Option<u64>> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut pos = from;
+    while pos + HEADER as u64 <= end {
+        let want = usize::try_from(end - pos)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        f.seek(SeekFrom::Start(pos))?;
+        f.read_exact(&mut buf[..want])?;
+        for i in 0..want.saturating_sub(3) {
+            if &buf[i..i + 4] == MAGIC && record_at(f, pos + i as u64, end)?.is_some() {
+                return Ok(Some(pos + i as u64));
+            }
+        }
+        if want < buf.len() {
+            break;
+        }
+        // Overlap by 3 bytes so a magic across the boundary is seen.
+        pos += (want - 3) as u64;
+    }
+    Ok(None)
+}
+
+/// Whether the bytes from `pos` to `len` look like a write cut short: less
+/// than a header, zeros, or a valid header whose record runs past the end.
+fn torn_tail(f: &mut File, pos: u64, len: u64) -> io::Result<bool> {
+    if pos + HEADER as u64 > len {
+        return Ok(true);
+    }
+    f.seek(SeekFrom::Start(pos))?;
+    let mut header = [0u8; HEADER];
+    f.read_exact(&mut header)?;
+    let n = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    if &header[..4] != MAGIC || n > MAX_RECORD {
+        return Ok(header.iter().all(|&b| b == 0));
+    }
+    Ok(pos + HEADER as u64 + u64::from(n) > len)
+}
+
+/// What the scan of one segment found.
+#[derive(Debug, Default)]
+struct Scan {
+    records: u64,
+    /// Damaged byte ranges `[start, end)`, each followed by an intact record.
+    bad: Vec<(u64, u64)>,
+    /// End of the last intact record.
+    good_end: u64,
+    /// The bytes after `good_end` are damage, not a torn write.
+    tail_corrupt: bool,
+}
+
+/// Scans one segment from `from`. Only the newest segment can have a torn
+/// tail (the appender writes nowhere else); anywhere else a bad tail is
+/// damage.
+fn scan(path: &Path, from: u64, newest: bool) -> io::Result<Scan> {
     let mut f = File::open(path)?;
     let len = f.metadata()?.len();
-    f.seek(SeekFrom::Start(from))?;
+    let mut s = Scan {
+        good_end: from,
+        ..Scan::default()
+    };
     let mut pos = from;
-    let mut records = 0;
-    let mut header = [0u8; HEADER];
-    loop {
-        if pos + HEADER as u64 > len {
-            return Ok((pos, records, false));
+    while pos < len {
+        if let Some(p) = record_at(&mut f, pos, len)? {
+            pos += HEADER as u64 + p.len() as u64;
+            s.records += 1;
+            s.good_end = pos;
+            continue;
         }
-        f.read_exact(&mut header)?;
-        let n = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-        if &header[..4] != MAGIC || n > MAX_RECORD {
-            // Garbage where a record should start: corruption unless it is
-            // the zero-filled tail of a torn write.
-            let corrupt = header.iter().any(|&b| b != 0);
-            return Ok((pos, records, corrupt));
+        match resync(&mut f, pos + 1, len)? {
+            Some(next) => {
+                s.bad.push((pos, next));
+                pos = next;
+            }
+            None => {
+                s.tail_corrupt = !newest || !torn_tail(&mut f, pos, len)?;
+                break;
+            }
         }
-        if pos + HEADER as u64 + u64::from(n) > len {
-            return Ok((pos, records, false));
-        }
-        let mut payload = vec![0u8; n as usize];
-        f.read_exact(&mut payload)?;
-        if crc32fast::hash(&payload) != crc {
-            return Ok((pos, records, true));
-        }
-        pos += HEADER as u64 + u64::from(n);
-        records += 1;
     }
+    Ok(s)
+}
+
+/// Copies `[from, to)` of segment `n` to `quarantine/` (durably).
+fn quarantine(dir: &Path, n: u64, from: u64, to: u64) -> io::Result<PathBuf> {
+    let q = dir.join("quarantine").join(format!("{n:020}-{from}.bad"));
+    let mut src = File::open(seg_path(dir, n))?;
+    src.seek(SeekFrom::Start(from))?;
+    let mut dst = File::create(&q)?;
+    io::copy(&mut (&mut src).take(to - from), &mut dst)?;
+    dst.sync_all()?;
+    sync_dir(&dir.join("quarantine"))?;
+    Ok(q)
+}
+
+/// Rewrites segment `n` keeping only the `keep` ranges (in order), through
+/// a temporary file renamed over it. Offsets before the first gap are
+/// unchanged, so a checkpoint before the damage stays valid.
+fn rewrite(dir: &Path, n: u64, keep: &[(u64, u64)]) -> io::Result<()> {
+    let path = seg_path(dir, n);
+    let tmp = dir.join(format!("{n:020}.seg.tmp"));
+    {
+        let mut src = File::open(&path)?;
+        let mut dst = File::create(&tmp)?;
+        for &(a, b) in keep {
+            src.seek(SeekFrom::Start(a))?;
+            io::copy(&mut (&mut src).take(b - a), &mut dst)?;
+        }
+        dst.sync_all()?;
+    }
+    fs::rename(&tmp, &path)
+}
+
+/// Verifies segment `n` from `from`: quarantines damage, cuts a torn tail.
+fn recover_segment(
+    dir: &Path,
+    n: u64,
+    from: u64,
+    newest: bool,
+    rec: &mut Recovery,
+) -> io::Result<()> {
+    let path = seg_path(dir, n);
+    let s = scan(&path, from, newest)?;
+    let len = fs::metadata(&path)?.len();
+    let mut damage = s.bad.clone();
+    if s.good_end < len {
+        if s.tail_corrupt {
+            damage.push((s.good_end, len));
+        } else {
+            rec.torn_bytes += len - s.good_end;
+            tracing::warn!(
+                segment = n,
+                bytes = len - s.good_end,
+                "torn spool tail cut off (never acknowledged)"
+            );
+        }
+    }
+    for &(a, b) in &damage {
+        let q = quarantine(dir, n, a, b)?;
+        rec.quarantined_bytes += b - a;
+        rec.quarantined_regions += 1;
+        tracing::error!(segment = n, offset = a, bytes = b - a, file = %q.display(),
+            "spool record failed its checksum; quarantined, replay continues after it");
+    }
+    if !s.bad.is_empty() {
+        let mut keep = Vec::with_capacity(s.bad.len() + 1);
+        let mut at = 0;
+        for &(a, b) in &s.bad {
+            keep.push((at, a));
+            at = b;
+        }
+        keep.push((at, s.good_end));
+        rewrite(dir, n, &keep)?;
+    } else if s.good_end < len {
+        let f = OpenOptions::new().write(true).open(&path)?;
+        f.set_len(s.good_end)?;
+        f.sync_all()?;
+    }
+    rec.segments += 1;
+    rec.records += s.records;
+    Ok(())
 }
 
 impl Spool {
@@ -168,46 +329,28 @@ impl Spool {
         segment_bytes: u64,
     ) -> Result<(Spool, Recovery, Position), SpoolError> {
         fs::create_dir_all(dir.join("quarantine"))?;
+        // A drained segment is freed only when the appender has left it:
+        // keep segments small against the cap, so a drained spool always
+        // has room again.
+        let segment_bytes = segment_bytes.min((cap / 4).max(MIN_SEGMENT));
+        for e in fs::read_dir(dir)?.filter_map(|e| e.ok()) {
+            // A rewrite cut short by a crash; the segment itself is intact.
+            if e.file_name().to_string_lossy().ends_with(".seg.tmp") {
+                fs::remove_file(e.path())?;
+            }
+        }
         let start = read_checkpoint(dir);
         let mut rec = Recovery::default();
         let segments = list_segments(dir)?;
+        let newest = segments.last().copied();
         for &n in &segments {
-            let path = seg_path(dir, n);
             if n < start.segment {
                 // Fully consumed before the crash; the deletion was lost.
-                fs::remove_file(&path)?;
+                fs::remove_file(seg_path(dir, n))?;
                 continue;
             }
             let from = if n == start.segment { start.offset } else { 0 };
-            let (good_end, records, corrupt) = scan(&path, from)?;
-            let len = fs::metadata(&path)?.len();
-            if good_end < len {
-                if corrupt {
-                    let mut src = File::open(&path)?;
-                    src.seek(SeekFrom::Start(good_end))?;
-                    let mut rest = Vec::new();
-                    src.read_to_end(&mut rest)?;
-                    let q = dir
-                        .join("quarantine")
-                        .join(format!("{n:020}-{good_end}.bad"));
-                    fs::write(&q, &rest)?;
-                    rec.quarantined_bytes += rest.len() as u64;
-                    tracing::error!(segment = n, offset = good_end, bytes = rest.len(), file = %q.display(),
-                        "spool record failed its checksum; rest of segment quarantined");
-                } else {
-                    rec.torn_bytes += len - good_end;
-                    tracing::warn!(
-                        segment = n,
-                        bytes = len - good_end,
-                        "torn spool tail cut off (never acknowledged)"
-                    );
-                }
-                let f = OpenOptions::new().write(true).open(&path)?;
-                f.set_len(good_end)?;
-                f.sync_all()?;
-            }
-            rec.segments += 1;
-            rec.records += records;
+            recover_segment(dir, n, from, Some(n) == newest, &mut rec)?;
         }
         sync_dir(dir)?;
         let next = segments
@@ -304,6 +447,10 @@ fn appender(
             ends.push(offset + buf.len() as u64);
         }
         let res = file.write_all(&buf).and_then(|_| file.sync_data());
+        // After a failed write (the disk is full) the appender moves to a
+        // new segment, so the current one can be deleted once drained;
+        // otherwise nothing would ever free space.
+        let mut leave = false;
         match res {
             Ok(()) => {
                 offset += buf.len() as u64;
@@ -326,16 +473,20 @@ fn appender(
                 tracing::error!(error = %e, "spool write failed; batches refused");
                 // Nothing of this group is acknowledged. Cut the file back
                 // to the last durable offset so no half record remains.
-                let _ = file
+                let cut = file
                     .set_len(offset)
                     .and_then(|_| file.seek(SeekFrom::Start(offset)).map(|_| ()));
+                // Only a clean segment may be left behind: a half record
+                // in a segment that is no longer written would read as
+                // damage.
+                leave = cut.is_ok() && offset > 0;
                 for (_, reply) in jobs {
                     let _ =
                         reply.send(Err(SpoolError::Io(io::Error::new(e.kind(), e.to_string()))));
                 }
             }
         }
-        if offset >= segment_bytes {
+        if offset >= segment_bytes || leave {
             let next = seg + 1;
             match File::create(seg_path(&sh.dir, next)).and_then(|f| sync_dir(&sh.dir).map(|_| f)) {
                 Ok(f) => {
@@ -380,9 +531,9 @@ impl SpoolReader {
         self.shared.durable.lock().map(|d| *d).unwrap_or(self.pos)
     }
 
-    /// Reads the next durable record, if any, without waiting. A record that
-    /// fails its checksum here (disk corruption after recovery) is skipped
-    /// to the next segment and reported through `on_corrupt`.
+    /// Reads the next durable record, if any, without waiting. Damage
+    /// found here (the disk changed after recovery) is skipped to the next
+    /// intact record and reported through `on_corrupt` (bytes skipped).
     pub fn next(&mut self, on_corrupt: &mut dyn FnMut(u64)) -> io::Result<Option<Record>> {
         loop {
             let durable = self.durable();
@@ -392,10 +543,7 @@ impl SpoolReader {
             let path = seg_path(&self.shared.dir, self.pos.segment);
             if self.file.is_none() {
                 match File::open(&path) {
-                    Ok(mut f) => {
-                        f.seek(SeekFrom::Start(self.pos.offset))?;
-                        self.file = Some(f);
-                    }
+                    Ok(f) => self.file = Some(f),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
                         self.pos = Position {
                             segment: self.pos.segment + 1,
@@ -423,36 +571,22 @@ impl SpoolReader {
             let Some(f) = self.file.as_mut() else {
                 continue;
             };
-            let mut header = [0u8; HEADER];
-            f.read_exact(&mut header)?;
-            let n = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-            let crc = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-            let ok_header = &header[..4] == MAGIC
-                && n <= MAX_RECORD
-                && self.pos.offset + HEADER as u64 + u64::from(n) <= seg_end;
-            let mut payload = vec![0u8; if ok_header { n as usize } else { 0 }];
-            if ok_header {
-                f.read_exact(&mut payload)?;
+            if let Some(payload) = record_at(f, self.pos.offset, seg_end)? {
+                self.pos.offset += HEADER as u64 + payload.len() as u64;
+                return Ok(Some(Record {
+                    payload,
+                    end: self.pos,
+                }));
             }
-            if !ok_header || crc32fast::hash(&payload) != crc {
-                on_corrupt(seg_end - self.pos.offset);
-                tracing::error!(
-                    segment = self.pos.segment,
-                    offset = self.pos.offset,
-                    "corrupt spool record; skipping the rest of the segment"
-                );
-                self.pos = Position {
-                    segment: self.pos.segment + 1,
-                    offset: 0,
-                };
-                self.file = None;
-                continue;
-            }
-            self.pos.offset += HEADER as u64 + u64::from(n);
-            return Ok(Some(Record {
-                payload,
-                end: self.pos,
-            }));
+            let next = resync(f, self.pos.offset + 1, seg_end)?.unwrap_or(seg_end);
+            on_corrupt(next - self.pos.offset);
+            tracing::error!(
+                segment = self.pos.segment,
+                offset = self.pos.offset,
+                bytes = next - self.pos.offset,
+                "corrupt spool record skipped"
+            );
+            self.pos.offset = next;
         }
     }
 
@@ -468,20 +602,38 @@ impl SpoolReader {
     /// Records that everything before `upto` is stored: writes the
     /// checkpoint and deletes segments that are fully consumed.
     pub fn commit(&self, upto: Position) -> io::Result<()> {
-        write_checkpoint(&self.shared.dir, upto)?;
+        match write_checkpoint(&self.shared.dir, upto) {
+            Ok(()) => self.delete_before(upto.segment).map(|_| ()),
+            Err(e) => {
+                // The disk may be full. Segments before `upto` hold only
+                // stored data, so freeing them first is safe: a restart
+                // from the older checkpoint skips missing segments, and
+                // the store deduplicates what it replays.
+                if self.delete_before(upto.segment)? == 0 {
+                    return Err(e);
+                }
+                write_checkpoint(&self.shared.dir, upto)
+            }
+        }
+    }
+
+    /// Deletes the segments before `segment`; returns how many.
+    fn delete_before(&self, segment: u64) -> io::Result<usize> {
+        let mut deleted = 0;
         for n in list_segments(&self.shared.dir)? {
-            if n >= upto.segment {
+            if n >= segment {
                 break;
             }
             let path = seg_path(&self.shared.dir, n);
             let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
             fs::remove_file(&path)?;
+            deleted += 1;
             self.shared.bytes.fetch_sub(
                 len.min(self.shared.bytes.load(Ordering::Relaxed)),
                 Ordering::Relaxed,
             );
         }
-        Ok(())
+        Ok(deleted)
     }
 }
 

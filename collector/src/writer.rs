@@ -20,6 +20,8 @@ pub async fn run(
 ) {
     let cfg = inner.cfg.writer.clone();
     let mut in_doubt = false;
+    // The last checkpoint written by this process.
+    let mut committed = reader.position();
     loop {
         let stopping = *stop.borrow();
         // Anything the previous process left may have been partly written
@@ -83,6 +85,17 @@ pub async fn run(
             }
         }
         let Some(end) = end else {
+            // The reader crossed into a later segment without a record to
+            // store (a drained segment the appender left, e.g. after a full
+            // disk): checkpoint there so the drained one is deleted.
+            let at = reader.position();
+            if at.segment > committed.segment {
+                match reader.commit(at) {
+                    Ok(()) => committed = at,
+                    Err(e) => tracing::error!(error = %e, "spool checkpoint failed"),
+                }
+                inner.metrics.spool_bytes.set(inner.spool.bytes() as i64);
+            }
             if *stop.borrow() {
                 return;
             }
@@ -97,9 +110,12 @@ pub async fn run(
             );
             return;
         }
-        if let Err(e) = reader.commit(end) {
-            tracing::error!(error = %e, "spool checkpoint failed; records may be replayed (the store deduplicates)");
-            in_doubt = true;
+        match reader.commit(end) {
+            Ok(()) => committed = end,
+            Err(e) => {
+                tracing::error!(error = %e, "spool checkpoint failed; records may be replayed (the store deduplicates)");
+                in_doubt = true;
+            }
         }
         inner.metrics.spool_bytes.set(inner.spool.bytes() as i64);
     }

@@ -2,6 +2,12 @@
 //! servers, signed HTTP requests.
 #![allow(dead_code)]
 
+pub mod fault;
+pub mod proxy;
+
+#[allow(unused_imports)]
+pub use fault::*;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -214,8 +220,27 @@ pub struct Vitals {
     child: Child,
 }
 
+/// Extra settings for [`Vitals::serve_opts`].
+#[derive(Default)]
+pub struct ServeOpts {
+    /// A config file (TOML) passed with `--config`.
+    pub config: Option<PathBuf>,
+    /// Where stderr (the log) goes; inherited when unset.
+    pub log: Option<PathBuf>,
+    /// `VITALS_LOG` (default `warn`).
+    pub log_level: Option<&'static str>,
+}
+
 impl Vitals {
     pub fn serve(data_dir: &Path, clickhouse: Option<(&str, &str)>) -> Vitals {
+        Self::serve_opts(data_dir, clickhouse, &ServeOpts::default())
+    }
+
+    pub fn serve_opts(
+        data_dir: &Path,
+        clickhouse: Option<(&str, &str)>,
+        opts: &ServeOpts,
+    ) -> Vitals {
         let mut cmd = Command::new(bin());
         cmd.args([
             "serve",
@@ -225,14 +250,28 @@ impl Vitals {
             "127.0.0.1:0",
             "--data-dir",
         ])
-        .arg(data_dir);
+        .arg(data_dir)
+        .env_remove("VITALS_CONFIG");
         if let Some((url, db)) = clickhouse {
             cmd.args(["--clickhouse-url", url])
                 .env("VITALS_CLICKHOUSE_DATABASE", db);
         }
-        cmd.env("VITALS_LOG", "warn")
+        if let Some(c) = &opts.config {
+            cmd.arg("--config").arg(c);
+        }
+        let stderr = match &opts.log {
+            Some(p) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .expect("open log file"),
+            ),
+            None => Stdio::inherit(),
+        };
+        cmd.env("VITALS_LOG", opts.log_level.unwrap_or("warn"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         let mut child = cmd.spawn().expect("start vitals serve");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
@@ -245,6 +284,24 @@ impl Vitals {
             .unwrap_or_else(|| panic!("no URL in banner {line:?}"))
             .to_string();
         Vitals { url, child }
+    }
+
+    /// One value of the Prometheus text at `/metrics` (summed over labels);
+    /// 0 when absent.
+    pub fn metric(&self, name: &str) -> f64 {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10"])
+            .arg(format!("{}/metrics", self.url))
+            .output()
+            .expect("run curl");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|r| r.starts_with(' ') || r.starts_with('{'))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 
     pub fn kill9(mut self) {
@@ -271,6 +328,14 @@ impl Drop for Vitals {
     }
 }
 
+/// Unix seconds now.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
 /// Signs and posts one batch; returns the HTTP status (0 on a transport
 /// error).
 pub async fn post(
@@ -279,28 +344,87 @@ pub async fn post(
     key: &(String, String),
     batch: &Batch,
 ) -> u16 {
+    post_at(client, url, key, batch, now_secs()).await.status
+}
+
+/// What the collector answered.
+#[derive(Debug, Default)]
+pub struct Reply {
+    /// 0 on a transport error.
+    pub status: u16,
+    /// The `Date` header, as Unix seconds.
+    pub date: Option<i64>,
+    pub retry_after: Option<String>,
+    pub body: String,
+}
+
+/// Posts `batch` signed with timestamp `ts` (Unix seconds).
+pub async fn post_at(
+    client: &reqwest::Client,
+    url: &str,
+    key: &(String, String),
+    batch: &Batch,
+    ts: i64,
+) -> Reply {
     let body = serde_json::to_vec(batch).expect("serialise");
-    let ts = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let sig = sign::sign(key.1.as_bytes(), "POST", "/api/v1/batch", ts, &nonce, &body);
-    match client
+    let resp = match client
         .post(format!("{url}/api/v1/batch"))
         .header(sign::HEADER_KEY, &key.0)
         .header(sign::HEADER_TIMESTAMP, ts.to_string())
         .header(sign::HEADER_NONCE, nonce)
         .header(sign::HEADER_SIGNATURE, sig)
         .header("content-type", "application/json")
+        .header("accept-language", "en")
         .body(body)
         .timeout(Duration::from_secs(10))
         .send()
         .await
     {
-        Ok(r) => r.status().as_u16(),
-        Err(_) => 0,
+        Ok(r) => r,
+        Err(_) => return Reply::default(),
+    };
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let date = header("date").and_then(|d| parse_http_date(&d));
+    let retry_after = header("retry-after");
+    let status = resp.status().as_u16();
+    let body = resp.text().await.unwrap_or_default();
+    Reply {
+        status,
+        date,
+        retry_after,
+        body,
     }
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
+pub fn parse_http_date(s: &str) -> Option<i64> {
+    let p: Vec<&str> = s.split([' ', ':']).collect();
+    if p.len() != 8 || p[7] != "GMT" {
+        return None;
+    }
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let day: i64 = p[1].parse().ok()?;
+    let month = MONTHS.iter().position(|m| *m == p[2])? as i64 + 1;
+    let year: i64 = p[3].parse().ok()?;
+    let (h, m, sec): (i64, i64, i64) = (p[4].parse().ok()?, p[5].parse().ok()?, p[6].parse().ok()?);
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + m * 60 + sec)
 }
 
 /// Deterministic batches for `app` from the fleet simulator.

@@ -9,8 +9,9 @@
 //! ([`map`]) into vitals batches and go through the same admission as native
 //! batches (validation, rate limit, privacy, durable spool).
 
-mod envelope;
-mod map;
+// Public for the fuzz targets (`fuzz/`).
+pub mod envelope;
+pub mod map;
 
 use crate::api::{Admitted, admit, now_ms, read_body};
 use crate::error::ApiError;

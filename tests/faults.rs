@@ -1,0 +1,23 @@
+//! Fault-injection scenarios against the real binary, each printing one
+//! `FAULT <scenario> acked=… stored=… duplicated=… lost=… (…)` line. The
+//! defaults are the short CI forms; environment variables select the long
+//! forms (`deploy/bench/faults.sh`, `docs/RELIABILITY.md`). `kill -9` and
+//! ClickHouse outages have their own files (`fault_kill.rs`,
+//! `fault_clickhouse.rs`).
+//!
+//! - `slow_store`: ClickHouse behind a throttling proxy.
+//! - `spool_full`: the configured spool cap reached, and a real ENOSPC on a
+//!   small tmpfs.
+//! - `corrupt_spool`: bytes flipped in a spool segment while vitals is down.
+//! - `clock_skew`: device clocks hours and days off.
+
+mod common;
+
+#[path = "faults/clock_skew.rs"]
+mod clock_skew;
+#[path = "faults/corrupt_spool.rs"]
+mod corrupt_spool;
+#[path = "faults/slow_store.rs"]
+mod slow_store;
+#[path = "faults/spool_full.rs"]
+mod spool_full;
