@@ -7,6 +7,7 @@ use crate::detect::FileKind;
 use crate::error::{Result, SymError};
 use crate::store::{DebugFileMeta, DebugFileStore};
 use serde::{Deserialize, Serialize};
+use sourcemap::DecodedMap;
 use std::sync::Arc;
 use symbolic_common::ByteView;
 use symbolic_sourcemapcache::{
@@ -39,9 +40,44 @@ pub struct JsLocation {
     pub post_context: Vec<String>,
 }
 
+/// The index of the first mapping that points before the start of its
+/// source (a negative line or column delta), in `map` or its sections.
+///
+/// The decoder stores such a position as `u32::MAX` (its "absent" marker),
+/// which no real toolchain emits: the Hermes scope lookup then overflows on
+/// it (`get_src_line() + 1` in sourcemap 9.3.2: a panic with overflow checks,
+/// a lookup of line 0 without) and any other lookup reports line 4294967296.
+fn position_before_start(map: &DecodedMap) -> Option<usize> {
+    let bad = |sm: &sourcemap::SourceMap| {
+        sm.tokens().position(|t| {
+            t.get_src_id() != u32::MAX
+                && (t.get_src_line() == u32::MAX || t.get_src_col() == u32::MAX)
+        })
+    };
+    match map {
+        DecodedMap::Regular(sm) => bad(sm),
+        DecodedMap::Hermes(hermes) => bad(hermes),
+        DecodedMap::Index(index) => index
+            .sections()
+            .filter_map(|s| s.get_sourcemap())
+            .find_map(position_before_start),
+    }
+}
+
 /// Builds a SourceMapCache from a minified source (may be empty, e.g. for
-/// Hermes bytecode) and its source map.
+/// Hermes bytecode) and its source map. A map with a mapping before the
+/// start of its source is refused as corrupt.
 pub fn build_sourcemapcache(minified: &str, map: &str) -> Result<Vec<u8>> {
+    // Parse errors are left to the writer, which reports them itself.
+    if let Ok(decoded) = sourcemap::decode_slice(map.as_bytes())
+        && let Some(index) = position_before_start(&decoded)
+    {
+        return Err(SymError::Corrupt {
+            kind: "sourcemap",
+            id: String::new(),
+            reason: format!("mapping {index} points before the start of its source"),
+        });
+    }
     let writer = SourceMapCacheWriter::new(minified, map).map_err(|e| SymError::Corrupt {
         kind: "sourcemap",
         id: String::new(),
@@ -246,6 +282,30 @@ impl JsSymbolizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (fuzz/regressions/sourcemap_intake/): a Hermes map
+    /// whose one mapping has original line -1 panicked in sourcemap's scope
+    /// lookup (`attempt to add with overflow`), killing the worker.
+    #[test]
+    fn mapping_before_start_of_source_is_corrupt() {
+        let hermes = r#"{"version":3,"sources":["a.js"],"names":[],"mappings":"AADA","x_facebook_sources":[[{"names":["<global>"],"mappings":"AAA"}]]}"#;
+        let e = build_sourcemapcache("", hermes).unwrap_err();
+        assert!(
+            matches!(&e, SymError::Corrupt { kind: "sourcemap", reason, .. } if reason.contains("before the start")),
+            "{e}"
+        );
+        // Column -1, plain map, and inside an index map.
+        let plain = r#"{"version":3,"sources":["a.js"],"names":[],"mappings":"AAAD"}"#;
+        assert!(build_sourcemapcache("x", plain).is_err());
+        let index = format!(
+            r#"{{"version":3,"sections":[{{"offset":{{"line":0,"column":0}},"map":{plain}}}]}}"#
+        );
+        assert!(build_sourcemapcache("x", &index).is_err());
+        // The same maps with line and column 0 are fine.
+        let ok = hermes.replace("AADA", "AAAA");
+        let cache = build_sourcemapcache("", &ok).expect("valid map");
+        assert!(lookup_in(&cache, 0, 0).unwrap().is_some());
+    }
 
     #[test]
     fn urls() {

@@ -17,6 +17,7 @@ use crate::raw::{self, RawCrash};
 use crate::store::{DebugFileStore, check_app, write_atomic};
 use base64::Engine;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
@@ -154,7 +155,16 @@ impl Symbolicator {
                             Err(_) => break,
                         };
                         match job {
-                            Ok(job) => job(),
+                            // A job that panics (a parser bug, ours or a
+                            // library's, on a hostile input) must not take
+                            // the worker with it, or a few such crashes stop
+                            // symbolication until restart. Its caller sees
+                            // the result sender dropped: "worker panicked".
+                            Ok(job) => {
+                                if std::panic::catch_unwind(AssertUnwindSafe(job)).is_err() {
+                                    tracing::error!("symbolication job panicked; worker continues");
+                                }
+                            }
                             Err(_) => break,
                         }
                     }
@@ -446,6 +456,25 @@ impl Drop for Symbolicator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found while fixing a fuzz-found panic (fuzz/regressions/): a panicking
+    /// job ended its worker thread, so `workers` such crashes stopped
+    /// symbolication for good ("pool stopped").
+    #[test]
+    fn a_panicking_job_does_not_shrink_the_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::new(dir.path());
+        cfg.workers = 1;
+        let sym = Symbolicator::start(cfg).unwrap();
+        let send = |job: Job| {
+            let jobs = sym.jobs.lock().unwrap();
+            jobs.as_ref().unwrap().send(job).unwrap();
+        };
+        send(Box::new(|| panic!("a parser bug")));
+        let (tx, rx) = std::sync::mpsc::channel();
+        send(Box::new(move || tx.send(42).unwrap()));
+        assert_eq!(rx.recv_timeout(Duration::from_secs(30)), Ok(42));
+    }
 
     #[test]
     fn payload_kinds() {
