@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use vitals_i18n::Lang;
 use vitals_i18n::Msg;
-use vitals_protocol::{AcceptedBatch, CrashEvent, Event, Frame, Thread};
+use vitals_protocol::{AcceptedBatch, CrashEvent, Event};
 use vitals_store::Enricher;
 use vitals_store::control::{AuthFailure, Role};
 use vitals_store::{ControlPlane, CrashKey, MISSING_FILE_NOTE, Store};
@@ -50,29 +50,7 @@ fn apply_outcome(c: &mut CrashEvent, out: &SymbolicatedCrash) {
     match &out.status {
         Status::Raw { reason } => c.notes.push(format!("raw: {reason}")),
         status => {
-            c.threads = out
-                .threads
-                .iter()
-                .map(|t| Thread {
-                    id: t.id,
-                    name: t.name.clone(),
-                    crashed: t.crashed,
-                    frames: t
-                        .frames
-                        .iter()
-                        .map(|f| Frame {
-                            addr: f.addr.clone(),
-                            function: f.function.clone().or_else(|| f.raw_function.clone()),
-                            module: f.module.clone().or_else(|| f.image.clone()),
-                            file: f.file.clone(),
-                            line: f.line,
-                            col: f.col,
-                            in_app: Some(f.in_app),
-                            inlined: f.inlined.then_some(true),
-                        })
-                        .collect(),
-                })
-                .collect();
+            c.threads = out.protocol_threads();
             if !out.exception_type.is_empty()
                 && (c.exception_type == "Minidump" || c.exception_type.is_empty())
             {

@@ -219,6 +219,33 @@ pub struct SymbolicatedCrash {
 }
 
 impl SymbolicatedCrash {
+    /// The threads as the wire protocol stores them: symbolicated names
+    /// where found, the sent ones otherwise.
+    pub fn protocol_threads(&self) -> Vec<vitals_protocol::Thread> {
+        self.threads
+            .iter()
+            .map(|t| vitals_protocol::Thread {
+                id: t.id,
+                name: t.name.clone(),
+                crashed: t.crashed,
+                frames: t
+                    .frames
+                    .iter()
+                    .map(|f| vitals_protocol::Frame {
+                        addr: f.addr.clone(),
+                        function: f.function.clone().or_else(|| f.raw_function.clone()),
+                        module: f.module.clone().or_else(|| f.image.clone()),
+                        file: f.file.clone(),
+                        line: f.line,
+                        col: f.col,
+                        in_app: Some(f.in_app),
+                        inlined: f.inlined.then_some(true),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     /// The crashed thread, or the first one.
     pub fn crashed_thread(&self) -> Option<&SymbolicatedThread> {
         self.threads

@@ -46,29 +46,7 @@ fn event(raw: Option<String>, threads: Vec<Thread>, images: Vec<Image>) -> Crash
 fn stored(ev: &CrashEvent, out: &SymbolicatedCrash) -> CrashEvent {
     let mut c = ev.clone();
     c.raw = raw_form(ev);
-    c.threads = out
-        .threads
-        .iter()
-        .map(|t| Thread {
-            id: t.id,
-            name: t.name.clone(),
-            crashed: t.crashed,
-            frames: t
-                .frames
-                .iter()
-                .map(|f| Frame {
-                    addr: f.addr.clone(),
-                    function: f.function.clone().or_else(|| f.raw_function.clone()),
-                    module: f.module.clone().or_else(|| f.image.clone()),
-                    file: f.file.clone(),
-                    line: f.line,
-                    col: f.col,
-                    in_app: Some(f.in_app),
-                    inlined: f.inlined.then_some(true),
-                })
-                .collect(),
-        })
-        .collect();
+    c.threads = out.protocol_threads();
     c.fingerprint = Some(out.fingerprint.clone());
     c
 }
