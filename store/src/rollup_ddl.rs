@@ -43,6 +43,23 @@ enum Ext {
 
 const NO_EXTREMES: &[(&str, Ext)] = &[];
 
+impl Feed {
+    /// Key columns' names.
+    fn key_names(&self) -> Vec<&'static str> {
+        self.keys.iter().map(|(c, _)| *c).collect()
+    }
+
+    /// Every column's name: keys, counters, extremes.
+    fn columns(&self) -> Vec<&'static str> {
+        self.keys
+            .iter()
+            .chain(self.values)
+            .map(|(c, _)| *c)
+            .chain(self.extremes.iter().map(|(c, _)| *c))
+            .collect()
+    }
+}
+
 const UNTRUSTED: &str = "($rooted != 0 OR $emulator != 0)";
 const DAY: &str = "@day";
 
@@ -220,7 +237,7 @@ fn ch_create(table: &str) -> String {
             format!("{c} AggregateFunction({}, DateTime)", ext_name(*x))
         }))
         .collect();
-    let keys: Vec<&str> = feed.keys.iter().map(|(c, _)| *c).collect();
+    let keys = feed.key_names();
     let partition = if keys.contains(&"day") {
         "PARTITION BY toYYYYMM(day) "
     } else {
@@ -389,14 +406,7 @@ pub(crate) fn sqlite_rebuild(tz: &str) -> String {
     }
     for t in tables() {
         let feed = FEEDS.iter().find(|f| f.table == t).expect("known table");
-        let cols: Vec<&str> = feed
-            .keys
-            .iter()
-            .chain(feed.values)
-            .map(|(c, _)| *c)
-            .chain(feed.extremes.iter().map(|(c, _)| *c))
-            .collect();
-        let keys: Vec<&str> = feed.keys.iter().map(|(c, _)| *c).collect();
+        let (cols, keys) = (feed.columns(), feed.key_names());
         out.push(format!(
             "CREATE TABLE IF NOT EXISTS {t} ({}, PRIMARY KEY ({})) WITHOUT ROWID",
             cols.join(", "),
@@ -405,14 +415,7 @@ pub(crate) fn sqlite_rebuild(tz: &str) -> String {
         out.push(format!("DELETE FROM {t}"));
     }
     for (i, f) in FEEDS.iter().enumerate() {
-        let cols: Vec<&str> = f
-            .keys
-            .iter()
-            .chain(f.values)
-            .map(|(c, _)| *c)
-            .chain(f.extremes.iter().map(|(c, _)| *c))
-            .collect();
-        let keys: Vec<&str> = f.keys.iter().map(|(c, _)| *c).collect();
+        let (cols, keys) = (f.columns(), f.key_names());
         let key_exprs: Vec<String> = f.keys.iter().map(|(_, e)| expr(d, e, "", tz)).collect();
         let sums: Vec<String> = f
             .values
