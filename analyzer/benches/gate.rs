@@ -41,17 +41,7 @@ async fn time_gate(a: &Analyzer) -> (f64, String) {
 
 #[tokio::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().filter(|a| !a.starts_with("--")).collect();
-    let sessions: u64 = args
-        .get(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000_000);
-    let samples: u64 = args
-        .get(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50_000_000);
-    let url = std::env::var("VITALS_BENCH_CLICKHOUSE_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+    let (sessions, samples, url) = fill::args();
     let dir = tempfile::tempdir().expect("tempdir");
     let cp = Arc::new(ControlPlane::open(dir.path().join("cp.sqlite")).expect("control plane"));
 

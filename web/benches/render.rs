@@ -28,17 +28,7 @@ use vitals_web::{WebSettings, WebState};
 
 #[actix_web::main]
 async fn main() {
-    let args: Vec<String> = std::env::args().filter(|a| !a.starts_with("--")).collect();
-    let sessions: u64 = args
-        .get(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000_000);
-    let samples: u64 = args
-        .get(2)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(50_000_000);
-    let url = std::env::var("VITALS_BENCH_CLICKHOUSE_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+    let (sessions, samples, url) = fill::args();
     let ch = ClickHouseStore::new(ClickHouseConfig {
         url,
         database: "vitals_bench".into(),

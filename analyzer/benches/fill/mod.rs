@@ -14,6 +14,16 @@ use vitals_store::{ClickHouseStore, Store};
 
 pub const REPS: usize = 5;
 
+/// `[SESSIONS] [SAMPLES]` from the command line (defaults 10 M and 50 M)
+/// and the ClickHouse URL from `VITALS_BENCH_CLICKHOUSE_URL`.
+pub fn args() -> (u64, u64, String) {
+    let args: Vec<String> = std::env::args().filter(|a| !a.starts_with("--")).collect();
+    let n = |i: usize, default: u64| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(default);
+    let url = std::env::var("VITALS_BENCH_CLICKHOUSE_URL")
+        .unwrap_or_else(|_| "http://127.0.0.1:8123".into());
+    (n(1, 10_000_000), n(2, 50_000_000), url)
+}
+
 /// Fills the store unless it already holds exactly this data set (a kept
 /// database from an earlier run: `VITALS_BENCH_KEEP=1`).
 pub async fn ensure_clickhouse(ch: &ClickHouseStore, sessions: u64, samples: u64) {
