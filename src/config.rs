@@ -39,6 +39,12 @@ pub struct ClickHouseSection {
     pub database: String,
     pub user: String,
     pub password: String,
+    /// Cluster name from `<remote_servers>`: local tables on every node
+    /// under `Distributed` tables (docs/ARCHITECTURE.md). Empty = one node.
+    pub cluster: String,
+    /// Every cluster node's HTTP URL; empty = discovered from
+    /// `system.clusters` with the port of `url`.
+    pub nodes: Vec<String>,
 }
 
 impl Default for ClickHouseSection {
@@ -49,6 +55,8 @@ impl Default for ClickHouseSection {
             database: d.database,
             user: d.user,
             password: d.password,
+            cluster: d.cluster,
+            nodes: d.nodes,
         }
     }
 }
@@ -122,6 +130,9 @@ impl Config {
         if let Ok(v) = std::env::var("VITALS_CLICKHOUSE_PASSWORD") {
             cfg.clickhouse.password = v;
         }
+        if let Ok(v) = std::env::var("VITALS_CLICKHOUSE_CLUSTER") {
+            cfg.clickhouse.cluster = v;
+        }
         if let Some(v) = &o.listen {
             cfg.listen = v.clone();
         }
@@ -181,6 +192,8 @@ impl Config {
             database: self.clickhouse.database.clone(),
             user: self.clickhouse.user.clone(),
             password: self.clickhouse.password.clone(),
+            cluster: self.clickhouse.cluster.clone(),
+            nodes: self.clickhouse.nodes.clone(),
         })
     }
 }

@@ -72,6 +72,11 @@ enum Cmd {
         /// restore, or a backend crash mid-insert). Stop ingestion first.
         #[arg(long)]
         rebuild_rollups: bool,
+        /// ClickHouse cluster (from the servers' `<remote_servers>`): local
+        /// tables on every node under `Distributed` tables. Overrides
+        /// `[clickhouse] cluster`; `vitals serve` needs the same setting.
+        #[arg(long, value_name = "NAME")]
+        cluster: Option<String>,
     },
     /// Drive a running collector with a simulated fleet.
     Simulate(SimulateArgs),
@@ -375,8 +380,12 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Migrate {
             common,
             rebuild_rollups,
+            cluster,
         } => {
-            let cfg = load(&common, None)?;
+            let mut cfg = load(&common, None)?;
+            if let Some(c) = cluster {
+                cfg.clickhouse.cluster = c;
+            }
             let store = server::open_store(&cfg).await?;
             let r = store
                 .migrate()

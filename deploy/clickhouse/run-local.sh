@@ -5,6 +5,9 @@
 #
 #   deploy/clickhouse/run-local.sh DATA_DIR HTTP_PORT TCP_PORT [LISTEN_HOST]
 #
+# Files named in VITALS_CH_CONFIG_D (space-separated) are copied into the
+# server's config.d/ (e.g. a <remote_servers> fragment for a cluster).
+#
 # Runs in the foreground (exec); put it in the background yourself.
 set -euo pipefail
 dir=${1:?data dir}; http=${2:?http port}; tcp=${3:?tcp port}; host=${4:-127.0.0.1}
@@ -59,5 +62,7 @@ cat >"$dir/users.xml" <<XML
     <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
 </yandex>
 XML
+mkdir -p "$dir/config.d"
+for f in ${VITALS_CH_CONFIG_D:-}; do cp "$f" "$dir/config.d/"; done
 bin=$(command -v clickhouse-server || echo /usr/sbin/clickhouse-server)
 exec "$bin" --config-file="$dir/config.xml"

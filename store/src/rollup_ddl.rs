@@ -4,6 +4,7 @@
 //! triggers + backfill. Days are local days in the time zone the rollups
 //! were (re)built with; changing the zone rebuilds them.
 
+use crate::clickhouse::Layout;
 use crate::query::{Dialect, lit};
 
 /// Version of the rollup layout; a store whose rollups carry another
@@ -254,7 +255,7 @@ fn ch_create(table: &str) -> String {
 /// deltas that take rows out again). Output names never shadow an `events`
 /// column with a different expression (ClickHouse would see a cyclic
 /// alias), and a subquery is avoided because 18.16's views mishandle them.
-fn ch_select(feed: &Feed, tz: &str, negate: bool, extra_where: &str) -> String {
+fn ch_select(feed: &Feed, tz: &str, negate: bool, extra_where: &str, source: &str) -> String {
     let d = Dialect::ClickHouse;
     let cols: Vec<String> = feed
         .keys
@@ -281,7 +282,7 @@ fn ch_select(feed: &Feed, tz: &str, negate: bool, extra_where: &str) -> String {
         .collect();
     let when = expr(d, feed.when, "", tz);
     format!(
-        "SELECT {} FROM events WHERE {when}{extra_where} GROUP BY {}",
+        "SELECT {} FROM {source} WHERE {when}{extra_where} GROUP BY {}",
         cols.join(", "),
         group_keys(feed).join(", ")
     )
@@ -297,45 +298,62 @@ fn group_keys(feed: &Feed) -> Vec<&'static str> {
         .collect()
 }
 
-/// Statements that (re)build every rollup for time zone `tz`: views
-/// dropped, tables created and emptied, views created, then the rows
-/// already stored aggregated in. Run before ingestion starts (migrations
-/// do), so no insert falls between the view and the backfill.
-pub(crate) fn clickhouse_rebuild(tz: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// The statements that (re)build every rollup for time zone `tz`, by
+/// where they run: views dropped and tables created on every node, tables
+/// emptied on one replica per shard, views created on every node, then the
+/// rows already stored aggregated in per shard (each shard's rows feed its
+/// own local rollups). Run before ingestion starts (migrations do), so no
+/// insert falls between the view and the backfill. On one node all four
+/// run there, in this order.
+pub(crate) struct ChRebuild {
+    pub tables: Vec<String>,
+    pub truncate: Vec<String>,
+    pub views: Vec<String>,
+    pub backfill: Vec<String>,
+}
+
+pub(crate) fn clickhouse_rebuild(tz: &str, layout: &Layout) -> ChRebuild {
+    let events = layout.local("events");
+    let mut r = ChRebuild {
+        tables: Vec::new(),
+        truncate: Vec::new(),
+        views: Vec::new(),
+        backfill: Vec::new(),
+    };
     for (i, _) in FEEDS.iter().enumerate() {
-        out.push(format!("DROP TABLE IF EXISTS rollup_mv_{i}"));
+        r.tables.push(format!("DROP TABLE IF EXISTS rollup_mv_{i}"));
     }
+    r.tables
+        .push("DROP TABLE IF EXISTS rollup_mv_sketch".into());
     for t in tables() {
-        out.push(ch_create(t));
-        out.push(format!("TRUNCATE TABLE {t}"));
+        r.tables.extend(layout.create(&ch_create(t)));
+        r.truncate
+            .push(format!("TRUNCATE TABLE {}", layout.local(t)));
     }
-    out.push("DROP TABLE IF EXISTS rollup_mv_sketch".into());
-    out.push(SKETCH_DDL.into());
-    out.push("TRUNCATE TABLE rollup_user_sketch".into());
+    r.tables.extend(layout.create(SKETCH_DDL));
+    r.truncate.push(format!(
+        "TRUNCATE TABLE {}",
+        layout.local("rollup_user_sketch")
+    ));
     for (i, f) in FEEDS.iter().enumerate() {
-        out.push(format!(
-            "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_mv_{i} TO {} AS {}",
-            f.table,
-            ch_select(f, tz, false, "")
+        let select = ch_select(f, tz, false, "", &events);
+        r.views.push(format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_mv_{i} TO {} AS {select}",
+            layout.local(f.table),
         ));
+        r.backfill
+            .push(format!("INSERT INTO {} {select}", layout.local(f.table)));
     }
-    out.push(format!(
-        "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_mv_sketch TO rollup_user_sketch AS {}",
-        sketch_select(tz)
+    let sketch = layout.local("rollup_user_sketch");
+    r.views.push(format!(
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_mv_sketch TO {sketch} AS {}",
+        sketch_select(tz, &events)
     ));
-    for f in FEEDS {
-        out.push(format!(
-            "INSERT INTO {} {}",
-            f.table,
-            ch_select(f, tz, false, "")
-        ));
-    }
-    out.push(format!(
-        "INSERT INTO rollup_user_sketch {}",
-        sketch_select(tz)
+    r.backfill.push(format!(
+        "INSERT INTO {sketch} {}",
+        sketch_select(tz, &events)
     ));
-    out
+    r
 }
 
 /// Per-day distinct-user sketches for charts (ClickHouse only): a handful
@@ -351,7 +369,7 @@ const SKETCH_DDL: &str = "CREATE TABLE IF NOT EXISTS rollup_user_sketch (
 ) ENGINE = SummingMergeTree() PARTITION BY toYYYYMM(day)
 ORDER BY (app_id, version, build, environment, untrusted, day)";
 
-fn sketch_select(tz: &str) -> String {
+fn sketch_select(tz: &str, source: &str) -> String {
     format!(
         "SELECT app_id, version, build, environment, toUInt8(rooted != 0 OR emulator != 0) AS untrusted,
             toDate(ts, {tz}) AS day, toInt64(count()) AS n,
@@ -359,7 +377,7 @@ fn sketch_select(tz: &str) -> String {
             uniqCombinedState(user_key) AS users,
             uniqCombinedIfState(user_key, toUInt8(kind IN ('session', 'crash'))) AS active_users,
             uniqCombinedIfState(user_key, toUInt8(kind = 'crash' AND fatal = 1)) AS fatal_users
-         FROM events GROUP BY app_id, version, build, environment, untrusted, day",
+         FROM {source} GROUP BY app_id, version, build, environment, untrusted, day",
         tz = lit(Dialect::ClickHouse, tz)
     )
 }
@@ -377,7 +395,13 @@ pub(crate) fn clickhouse_erase_deltas(tz: &str, app_id: &str, user_id: &str) -> 
     FEEDS
         .iter()
         .filter(|f| !f.keys.iter().any(|(c, _)| *c == "user_key"))
-        .map(|f| format!("INSERT INTO {} {}", f.table, ch_select(f, tz, true, &extra)))
+        .map(|f| {
+            format!(
+                "INSERT INTO {} {}",
+                f.table,
+                ch_select(f, tz, true, &extra, "events")
+            )
+        })
         .collect()
 }
 
@@ -499,9 +523,11 @@ mod tests {
 
     #[test]
     fn clickhouse_aliases_never_shadow_event_columns() {
-        for s in clickhouse_rebuild("Asia/Shanghai") {
+        let r = clickhouse_rebuild("Asia/Shanghai", &Layout::single());
+        for s in r.tables.iter().chain(&r.views).chain(&r.backfill) {
             assert!(!s.contains(" AS device_model,"), "{s}");
             assert!(!s.contains(" AS fatal,"), "{s}");
+            assert!(!s.contains("_local"), "{s}");
         }
         let deltas = clickhouse_erase_deltas("UTC", "a'b", "u");
         assert_eq!(deltas.len(), 3, "sessions and both sample feeds");
@@ -514,6 +540,35 @@ mod tests {
         assert_eq!(
             clickhouse_user_tables(),
             vec!["rollup_users", "rollup_users_daily"]
+        );
+    }
+
+    #[test]
+    fn cluster_rollups_feed_local_tables_from_local_events() {
+        let r = clickhouse_rebuild("UTC", &Layout::cluster("c", "db", false));
+        for v in &r.views {
+            assert!(
+                v.contains(" TO rollup_") && v.contains("_local AS SELECT"),
+                "{v}"
+            );
+            assert!(v.contains(" FROM events_local "), "{v}");
+        }
+        for b in &r.backfill {
+            assert!(
+                b.starts_with("INSERT INTO rollup_") && b.contains("_local SELECT"),
+                "{b}"
+            );
+        }
+        assert!(r.truncate.iter().all(|t| t.ends_with("_local")));
+        let distributed = r
+            .tables
+            .iter()
+            .filter(|t| t.contains("Distributed("))
+            .count();
+        assert_eq!(
+            distributed,
+            tables().len() + 1,
+            "every rollup table and the sketch"
         );
     }
 

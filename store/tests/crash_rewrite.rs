@@ -233,3 +233,28 @@ async fn clickhouse_finds_and_rewrites_crashes_missing_files() {
     exercise(&ch).await;
     ch.drop_database().await.unwrap();
 }
+
+/// The same on the two-shard cluster (`VITALS_TEST_CLICKHOUSE_CLUSTER_URL`):
+/// the mutations run on every shard's local table.
+#[tokio::test]
+async fn clickhouse_cluster_finds_and_rewrites_crashes_missing_files() {
+    let url = match std::env::var("VITALS_TEST_CLICKHOUSE_CLUSTER_URL") {
+        Ok(u) if !u.is_empty() => u,
+        _ => {
+            assert!(
+                std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+                "CI=true but VITALS_TEST_CLICKHOUSE_CLUSTER_URL is not set"
+            );
+            return;
+        }
+    };
+    let ch = ClickHouseStore::new(ClickHouseConfig {
+        url,
+        database: format!("vitals_rewrite_cluster_{}", std::process::id()),
+        cluster: "vitals_local".into(),
+        ..Default::default()
+    });
+    ch.drop_database().await.unwrap();
+    exercise(&ch).await;
+    ch.drop_database().await.unwrap();
+}

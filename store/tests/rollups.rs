@@ -435,3 +435,127 @@ async fn clickhouse_rollups_equal_raw_rows() {
     assert_eq!(berlin.migrate().await.unwrap().applied, 0);
     berlin.drop_database().await.unwrap();
 }
+
+/// The two-shard cluster `.ci/run` starts (deploy/clickhouse/run-local-cluster.sh):
+/// `VITALS_TEST_CLICKHOUSE_CLUSTER_URL` names one of its nodes.
+fn cluster_config(db: &str) -> Option<ClickHouseConfig> {
+    match std::env::var("VITALS_TEST_CLICKHOUSE_CLUSTER_URL") {
+        Ok(url) if !url.is_empty() => Some(ClickHouseConfig {
+            url,
+            database: format!("{db}_{}", std::process::id()),
+            cluster: "vitals_local".into(),
+            ..Default::default()
+        }),
+        _ => {
+            assert!(
+                std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+                "CI=true but VITALS_TEST_CLICKHOUSE_CLUSTER_URL is not set"
+            );
+            eprintln!("VITALS_TEST_CLICKHOUSE_CLUSTER_URL not set: skipping");
+            None
+        }
+    }
+}
+
+/// Rows per shard, read from each node's local table.
+async fn rows_per_shard(cfg: &ClickHouseConfig) -> Vec<u64> {
+    let mut out = Vec::new();
+    for host in ["127.0.0.2", "127.0.0.3"] {
+        let url = cfg
+            .url
+            .replace("127.0.0.2", host)
+            .replace("127.0.0.3", host);
+        let body = std::process::Command::new("curl")
+            .args(["-fsS", "--data-binary"])
+            .arg(format!("SELECT count() FROM {}.events_local", cfg.database))
+            .arg(&url)
+            .output()
+            .expect("curl runs");
+        let text = String::from_utf8_lossy(&body.stdout);
+        out.push(text.trim().parse().expect("a number"));
+    }
+    out
+}
+
+#[tokio::test]
+async fn clickhouse_cluster_rollups_equal_raw_rows() {
+    let Some(cfg) = cluster_config("vitals_cluster_rollup") else {
+        return;
+    };
+    let store = ClickHouseStore::new(cfg.clone());
+    store.drop_database().await.unwrap();
+    exercise(&store).await;
+    let shards = rows_per_shard(&cfg).await;
+    assert!(
+        shards.iter().all(|n| *n > 100),
+        "both shards hold rows: {shards:?}"
+    );
+    store.drop_database().await.unwrap();
+}
+
+/// The same data on one node and on two shards gives the same answers,
+/// through the rollups and from raw rows, before and after an erasure.
+#[tokio::test]
+async fn one_node_and_two_shards_answer_alike() {
+    let Some(cluster_cfg) = cluster_config("vitals_cluster_same") else {
+        return;
+    };
+    let Ok(url) = std::env::var("VITALS_TEST_CLICKHOUSE_URL") else {
+        panic!("the comparison needs VITALS_TEST_CLICKHOUSE_URL too");
+    };
+    let single = ClickHouseStore::new(ClickHouseConfig {
+        url,
+        database: format!("vitals_single_same_{}", std::process::id()),
+        ..Default::default()
+    });
+    let cluster = ClickHouseStore::new(cluster_cfg);
+    for s in [&single, &cluster] {
+        s.drop_database().await.unwrap();
+        s.migrate().await.expect("migrate");
+        for c in fleet() {
+            s.insert(&c, &HashSet::new(), false).await.expect("insert");
+        }
+    }
+    for stage in ["after inserts", "after erasure"] {
+        for (i, q) in queries(TZ).iter().enumerate() {
+            let a = single.aggregate(q).await.expect("single");
+            let b = cluster.aggregate(q).await.expect("cluster");
+            assert!(!a.is_empty(), "{stage}: query {i} has rows");
+            assert!(same(&a, &b), "{stage}: query {i}\none:  {a:?}\ntwo:  {b:?}");
+            let a = single.aggregate_raw(q).await.expect("single raw");
+            let b = cluster.aggregate_raw(q).await.expect("cluster raw");
+            assert!(
+                same(&a, &b),
+                "{stage}: raw query {i}\none:  {a:?}\ntwo:  {b:?}"
+            );
+        }
+        assert_eq!(
+            single.release_summaries("roll").await.unwrap(),
+            cluster.release_summaries("roll").await.unwrap(),
+            "{stage}"
+        );
+        assert_eq!(
+            single.kind_counts("roll").await.unwrap(),
+            cluster.kind_counts("roll").await.unwrap(),
+            "{stage}"
+        );
+        assert_eq!(
+            single.batch_count("roll").await.unwrap(),
+            cluster.batch_count("roll").await.unwrap(),
+            "{stage}"
+        );
+        for s in [&single, &cluster] {
+            s.erase_user("roll", "user0007").await.expect("erase");
+            assert_eq!(s.user_row_count("roll", "user0007").await.unwrap(), 0);
+        }
+    }
+    // A repeated batch is recognised across shards too.
+    let again = fleet().remove(0);
+    let out = cluster
+        .insert(&again, &HashSet::new(), false)
+        .await
+        .expect("insert");
+    assert_eq!((out.batches, out.duplicate_batches), (0, again.len()));
+    single.drop_database().await.unwrap();
+    cluster.drop_database().await.unwrap();
+}

@@ -57,7 +57,7 @@ fn chunks(rewrites: &[CrashRewrite]) -> Vec<&[CrashRewrite]> {
 /// The statement for one chunk, with `?` for every value, bound in this
 /// order: per column, per row `(batch_id, seq, value)`; then the app id;
 /// then per row `(batch_id, seq)`.
-fn update_sql(rows: usize) -> String {
+fn update_sql(table: &str, rows: usize) -> String {
     let cond = "batch_id = ? AND seq = ?";
     let sets: Vec<String> = COLUMNS
         .iter()
@@ -68,7 +68,7 @@ fn update_sql(rows: usize) -> String {
         .collect();
     let which = vec![format!("({cond})"); rows].join(" OR ");
     format!(
-        "ALTER TABLE events UPDATE {} WHERE app_id = ? AND kind = 'crash' AND ({which})",
+        "ALTER TABLE {table} UPDATE {} WHERE app_id = ? AND kind = 'crash' AND ({which})",
         sets.join(", ")
     )
 }
@@ -148,8 +148,18 @@ impl ClickHouseStore {
         if rewrites.is_empty() {
             return Ok(());
         }
-        for chunk in chunks(rewrites) {
-            let mut q = self.client.query(&update_sql(chunk.len()));
+        // Mutations are node-local: the events' local table on the first
+        // replica of every shard (a no-op where a shard has none of them).
+        let topo = self.topology().await?;
+        let table = topo.layout.local("events");
+        let mut jobs = Vec::new();
+        for node in topo.shard_leaders() {
+            for chunk in chunks(rewrites) {
+                jobs.push((node, chunk));
+            }
+        }
+        for (node, chunk) in jobs {
+            let mut q = node.client.query(&update_sql(&table, chunk.len()));
             for col in COLUMNS {
                 for w in chunk {
                     q = q
@@ -220,9 +230,10 @@ mod tests {
 
     #[test]
     fn one_placeholder_per_bound_value() {
-        let sql = update_sql(3);
+        let sql = update_sql("events", 3);
         // 4 columns × 3 rows × 3 values, the app id, 3 rows × 2 keys.
         assert_eq!(sql.matches('?').count(), 4 * 3 * 3 + 1 + 3 * 2);
         assert!(sql.starts_with("ALTER TABLE events UPDATE payload = multiIf("));
+        assert!(update_sql("events_local", 1).starts_with("ALTER TABLE events_local UPDATE "));
     }
 }

@@ -8,6 +8,7 @@
 //! only the others are written. Event-level, because an interrupted HTTP
 //! insert whose stream ends on a row boundary is committed as a prefix.
 
+mod cluster;
 mod crashes;
 mod rollups;
 mod schema;
@@ -24,6 +25,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use vitals_protocol::AcceptedBatch;
 
+pub(crate) use cluster::Layout;
 pub use schema::{MIGRATIONS, latest_version};
 
 /// Connection settings (`[clickhouse]` in the config file).
@@ -35,6 +37,12 @@ pub struct ClickHouseConfig {
     pub database: String,
     pub user: String,
     pub password: String,
+    /// Cluster name from the servers' `<remote_servers>`; empty = one node.
+    /// See [`cluster`](self) for the layout it implies.
+    pub cluster: String,
+    /// HTTP URLs of every cluster node; empty = discovered from
+    /// `system.clusters` with the port of `url`.
+    pub nodes: Vec<String>,
 }
 
 impl Default for ClickHouseConfig {
@@ -44,6 +52,8 @@ impl Default for ClickHouseConfig {
             database: "vitals".into(),
             user: "default".into(),
             password: String::new(),
+            cluster: String::new(),
+            nodes: Vec::new(),
         }
     }
 }
@@ -58,16 +68,24 @@ pub struct ClickHouseStore {
     /// Zone the stored rollups use: unknown until first asked; `Some(None)`
     /// when there are none.
     rollups: Arc<RwLock<Option<Option<String>>>>,
+    /// Layout and nodes, discovered at first use.
+    topology: Arc<RwLock<Option<Arc<cluster::Topology>>>>,
 }
 
 impl ClickHouseStore {
     pub fn new(cfg: ClickHouseConfig) -> Self {
-        let client = base_client(&cfg).with_database(cfg.database.clone());
+        let mut client = base_client(&cfg).with_database(cfg.database.clone());
+        if !cfg.cluster.trim().is_empty() {
+            // Inserts into Distributed tables return once every shard has
+            // its rows (see `cluster`).
+            client = client.with_setting("insert_distributed_sync", "1");
+        }
         ClickHouseStore {
             cfg,
             client,
             timezone: crate::DEFAULT_TIMEZONE.into(),
             rollups: Arc::default(),
+            topology: Arc::default(),
         }
     }
 
@@ -83,16 +101,19 @@ impl ClickHouseStore {
         &self.cfg.database
     }
 
-    /// Drops the whole database (tests and `vitals` tooling only).
+    /// Drops the whole database, on every node of a cluster (tests and
+    /// `vitals` tooling only).
     pub async fn drop_database(&self) -> Result<()> {
-        base_client(&self.cfg)
-            .query(&format!(
-                "DROP DATABASE IF EXISTS {}",
-                ident(&self.cfg.database)?
-            ))
-            .execute()
-            .await?;
+        let stmt = format!("DROP DATABASE IF EXISTS {}", ident(&self.cfg.database)?);
+        for n in &self.topology().await?.nodes {
+            n.admin.query(&stmt).execute().await?;
+        }
         Ok(())
+    }
+
+    /// The cluster name, when in cluster mode.
+    pub fn cluster(&self) -> Option<&str> {
+        Some(self.cfg.cluster.trim()).filter(|c| !c.is_empty())
     }
 
     /// Runs one statement as is (tooling and tests, e.g. to simulate a
@@ -123,13 +144,12 @@ impl ClickHouseStore {
             .collect())
     }
 
-    async fn current_version(&self) -> Result<u32> {
+    async fn current_version(client: &Client) -> Result<u32> {
         #[derive(Row, Deserialize)]
         struct V {
             v: u32,
         }
-        let rows = self
-            .client
+        let rows = client
             .query("SELECT toUInt32(max(version)) AS v FROM schema_migrations")
             .fetch_all::<V>()
             .await?;
@@ -182,6 +202,7 @@ impl ClickHouseStore {
             .collect())
     }
 
+    /// Waits until no mutation is running on any node.
     async fn wait_mutations(&self) -> Result<()> {
         #[derive(Row, Deserialize)]
         struct N {
@@ -191,9 +212,13 @@ impl ClickHouseStore {
             "SELECT count() AS n FROM system.mutations WHERE database = '{}' AND is_done = 0",
             escape(&self.cfg.database)
         );
+        let topo = self.topology().await?;
         for _ in 0..600 {
-            let n = self.client.query(&sql).fetch_one::<N>().await?.n;
-            if n == 0 {
+            let mut running = 0;
+            for node in &topo.nodes {
+                running += node.client.query(&sql).fetch_one::<N>().await?.n;
+            }
+            if running == 0 {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -246,37 +271,43 @@ impl Store for ClickHouseStore {
 
     async fn migrate(&self) -> Result<MigrationReport> {
         let db = ident(&self.cfg.database)?;
-        base_client(&self.cfg)
-            .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
-            .execute()
-            .await?;
-        self.client.query(schema::LEDGER_DDL).execute().await?;
-        let current = self.current_version().await?;
-        let mut applied = 0;
-        for m in MIGRATIONS.iter().filter(|m| m.version > current) {
-            for stmt in m.statements {
-                self.client.query(stmt).execute().await?;
-            }
-            self.client
-                .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")
-                .bind(m.version)
-                .bind(m.name)
+        let topo = self.topology().await?;
+        let (mut applied, mut version) = (0, 0);
+        // Each node keeps its own ledger: a node added later, or one that
+        // was down, is brought up to date by the next `migrate`.
+        for n in &topo.nodes {
+            n.admin
+                .query(&format!("CREATE DATABASE IF NOT EXISTS {db}"))
                 .execute()
                 .await?;
-            tracing::info!(
-                version = m.version,
-                name = m.name,
-                "clickhouse migration applied"
-            );
-            applied += 1;
+            n.client.query(schema::LEDGER_DDL).execute().await?;
+            let current = Self::current_version(&n.client).await?;
+            version = version.max(latest_version().max(current));
+            for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+                for stmt in m.statements {
+                    for s in topo.layout.create(stmt) {
+                        n.client.query(&s).execute().await?;
+                    }
+                }
+                n.client
+                    .query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, now())")
+                    .bind(m.version)
+                    .bind(m.name)
+                    .execute()
+                    .await?;
+                tracing::info!(
+                    node = %n.url,
+                    version = m.version,
+                    name = m.name,
+                    "clickhouse migration applied"
+                );
+                applied += 1;
+            }
         }
         if self.ensure_rollups().await? {
             applied += 1;
         }
-        Ok(MigrationReport {
-            version: latest_version().max(current),
-            applied,
-        })
+        Ok(MigrationReport { version, applied })
     }
 
     async fn ping(&self) -> Result<()> {
@@ -370,12 +401,13 @@ impl Store for ClickHouseStore {
 
     async fn erase_user(&self, app_id: &str, pseudonym: &str) -> Result<()> {
         self.erase_from_rollups(app_id, pseudonym).await?;
-        self.client
-            .query("ALTER TABLE events DELETE WHERE app_id = ? AND user_id = ?")
-            .bind(app_id)
-            .bind(pseudonym)
-            .execute()
-            .await?;
+        let events = self.local("events").await?;
+        self.on_every_shard(&[format!(
+            "ALTER TABLE {events} DELETE WHERE app_id = {} AND user_id = {}",
+            cluster::quote(app_id),
+            cluster::quote(pseudonym)
+        )])
+        .await?;
         self.wait_mutations().await
     }
 

@@ -28,7 +28,13 @@ impl ClickHouseStore {
         Ok(zone)
     }
 
+    /// The zone stamped on the node the store talks to (every node is
+    /// stamped alike).
     async fn stored_zone(&self) -> Result<Option<String>> {
+        Self::zone_on(&self.client, self.database()).await
+    }
+
+    async fn zone_on(client: &::clickhouse::Client, database: &str) -> Result<Option<String>> {
         #[derive(Row, Deserialize)]
         struct N {
             n: u64,
@@ -37,11 +43,10 @@ impl ClickHouseStore {
         struct V {
             value: String,
         }
-        let exists = self
-            .client
+        let exists = client
             .query(&format!(
                 "SELECT count() AS n FROM system.tables WHERE database = '{}' AND name = 'rollup_settings'",
-                escape(self.database())
+                escape(database)
             ))
             .fetch_one::<N>()
             .await?
@@ -49,8 +54,7 @@ impl ClickHouseStore {
         if exists == 0 {
             return Ok(None);
         }
-        let v = self
-            .client
+        let v = client
             .query("SELECT value FROM rollup_settings WHERE key = 'timezone' ORDER BY set_at DESC LIMIT 1")
             .fetch_all::<V>()
             .await?;
@@ -64,21 +68,26 @@ impl ClickHouseStore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
-        self.client
-            .query("INSERT INTO rollup_settings (key, value, set_at) VALUES ('timezone', ?, ?)")
-            .bind(value)
-            .bind(now)
-            .execute()
-            .await?;
-        Ok(())
+        self.on_every_node(&[format!(
+            "INSERT INTO rollup_settings (key, value, set_at) VALUES ('timezone', {}, {now})",
+            super::cluster::quote(value)
+        )])
+        .await
     }
 
     /// Builds the rollups when there are none or they use another zone.
     /// Returns whether it rebuilt.
+    /// Every node is asked: one left behind (down during the last
+    /// rebuild, or added since) triggers a rebuild.
     pub(super) async fn ensure_rollups(&self) -> Result<bool> {
-        self.client.query(SETTINGS_DDL).execute().await?;
+        self.on_every_node(&[SETTINGS_DDL.to_string()]).await?;
         *self.rollups.write().map_err(poisoned)? = None;
-        if self.stored_zone().await?.as_deref() == Some(self.timezone.as_str()) {
+        let mut current = true;
+        for n in &self.topology().await?.nodes {
+            let zone = Self::zone_on(&n.client, self.database()).await?;
+            current &= zone.as_deref() == Some(self.timezone.as_str());
+        }
+        if current {
             return Ok(false);
         }
         self.rebuild().await?;
@@ -86,13 +95,16 @@ impl ClickHouseStore {
     }
 
     pub(super) async fn rebuild(&self) -> Result<()> {
-        self.client.query(SETTINGS_DDL).execute().await?;
+        self.on_every_node(&[SETTINGS_DDL.to_string()]).await?;
         *self.rollups.write().map_err(poisoned)? = Some(None);
         self.set_zone("").await?;
         let started = std::time::Instant::now();
-        for stmt in rollup_ddl::clickhouse_rebuild(&self.timezone) {
-            self.client.query(&stmt).execute().await?;
-        }
+        let layout = self.topology().await?.layout.clone();
+        let plan = rollup_ddl::clickhouse_rebuild(&self.timezone, &layout);
+        self.on_every_node(&plan.tables).await?;
+        self.on_every_shard(&plan.truncate).await?;
+        self.on_every_node(&plan.views).await?;
+        self.on_every_shard(&plan.backfill).await?;
         self.set_zone(&rollup_ddl::stamp(&self.timezone)).await?;
         *self.rollups.write().map_err(poisoned)? = Some(Some(self.timezone.clone()));
         tracing::info!(
@@ -137,17 +149,16 @@ impl ClickHouseStore {
             .iter()
             .map(|k| format!("'{}'", escape(&k.user_key)))
             .collect();
+        let mut deletes = Vec::new();
         for t in rollup_ddl::clickhouse_user_tables() {
-            self.client
-                .query(&format!(
-                    "ALTER TABLE {t} DELETE WHERE app_id = '{}' AND user_key IN ({})",
-                    escape(app_id),
-                    list.join(", ")
-                ))
-                .execute()
-                .await?;
+            deletes.push(format!(
+                "ALTER TABLE {} DELETE WHERE app_id = '{}' AND user_key IN ({})",
+                self.local(t).await?,
+                escape(app_id),
+                list.join(", ")
+            ));
         }
-        Ok(())
+        self.on_every_shard(&deletes).await
     }
 }
 
