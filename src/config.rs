@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use vitals_collector::CollectorConfig;
 use vitals_i18n::Lang;
-use vitals_store::ClickHouseConfig;
+use vitals_store::{ClickHouseConfig, ControlPlaneConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -21,6 +21,9 @@ pub struct Config {
     pub timezone: String,
     /// ClickHouse for telemetry; empty `url` means the embedded store.
     pub clickhouse: ClickHouseSection,
+    /// Control-plane database: empty `url` means SQLite under `data_dir`,
+    /// a PostgreSQL URL a control plane shared by several nodes.
+    pub control_plane: ControlPlaneConfig,
     /// HTTP worker threads; 0 = one per core.
     pub workers: usize,
     /// Policy file (TOML) overriding or replacing the built-in standard.
@@ -69,6 +72,7 @@ impl Default for Config {
             lang: "zh-CN".into(),
             timezone: "Asia/Shanghai".into(),
             clickhouse: ClickHouseSection::default(),
+            control_plane: ControlPlaneConfig::default(),
             workers: 0,
             policy: None,
             collector: CollectorConfig::default(),
@@ -130,6 +134,9 @@ impl Config {
         if let Ok(v) = std::env::var("VITALS_CLICKHOUSE_PASSWORD") {
             cfg.clickhouse.password = v;
         }
+        if let Ok(v) = std::env::var("VITALS_CONTROL_PLANE_URL") {
+            cfg.control_plane.url = v;
+        }
         if let Ok(v) = std::env::var("VITALS_CLICKHOUSE_CLUSTER") {
             cfg.clickhouse.cluster = v;
         }
@@ -159,6 +166,16 @@ impl Config {
                 self.timezone
             ))
         })?;
+        if self.control_plane.pool_size == 0 {
+            return Err(ConfigError::Invalid(
+                "control_plane.pool_size must be at least 1".into(),
+            ));
+        }
+        if self.control_plane.lease_secs < 3 {
+            return Err(ConfigError::Invalid(
+                "control_plane.lease_secs must be at least 3 (renewed every lease_secs / 3)".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -212,6 +229,28 @@ mod tests {
         let cfg: Config = toml::from_str(&text).expect("example config parses");
         cfg.validate().expect("example config valid");
         assert_eq!(cfg.collector.limits, vitals_protocol::Limits::default());
+        assert_eq!(cfg.control_plane, ControlPlaneConfig::default());
+    }
+
+    #[test]
+    fn control_plane_section_parses_and_is_checked() {
+        let cfg: Config = toml::from_str(
+            "[control_plane]\nurl = \"postgres://vitals@db/vitals\"\npool_size = 8\nnode_id = \"n1\"",
+        )
+        .unwrap();
+        assert_eq!(cfg.control_plane.url, "postgres://vitals@db/vitals");
+        assert_eq!(
+            (cfg.control_plane.pool_size, cfg.control_plane.lease_secs),
+            (8, 30)
+        );
+        assert_eq!(cfg.control_plane.node(), "n1");
+        assert!(
+            Config::default().control_plane.node().contains(':'),
+            "hostname:pid"
+        );
+        assert!(toml::from_str::<Config>("[control_plane]\nurll = \"x\"").is_err());
+        let zero: Config = toml::from_str("[control_plane]\npool_size = 0").unwrap();
+        assert!(zero.validate().is_err());
     }
 
     #[test]

@@ -29,11 +29,14 @@ pub enum ServerError {
     Config(#[from] crate::config::ConfigError),
 }
 
-/// Opens the control plane under the data directory.
+/// Opens the control plane: the PostgreSQL database `[control_plane] url`
+/// names (creating its schema), else `control.sqlite` under the data
+/// directory.
 pub fn control_plane(cfg: &Config) -> Result<Arc<ControlPlane>, ServerError> {
-    Ok(Arc::new(ControlPlane::open(
-        cfg.data_dir.join("control.sqlite"),
-    )?))
+    Ok(Arc::new(
+        cfg.control_plane
+            .open(cfg.data_dir.join("control.sqlite"))?,
+    ))
 }
 
 /// Opens the telemetry store the configuration names and migrates it.
@@ -103,6 +106,11 @@ impl Running {
 pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
     std::fs::create_dir_all(&cfg.data_dir)?;
     let cp = control_plane(cfg)?;
+    tracing::info!(
+        backend = cp.backend(),
+        node = %cfg.control_plane.node(),
+        "control plane ready"
+    );
     let store = open_store(cfg).await?;
     // The store may be down at start (ClickHouse restarting): ingest still
     // works through the spool, and migration is retried by `vitals migrate`.
@@ -167,13 +175,21 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
     }
     // Control plane (client config, sites, actions) and alerts; their
     // counters go to the collector's registry (`/metrics`).
-    let control = Arc::new(vitals_control::Control::new(
-        cp,
-        cfg.control.clone(),
-        Some(store.clone()),
-        Some(inner.clone()),
-        cfg.lang(),
-    )?);
+    // With several nodes on one control plane, each scheduled job runs on
+    // the node holding its lease.
+    let control = Arc::new(
+        vitals_control::Control::new(
+            cp,
+            cfg.control.clone(),
+            Some(store.clone()),
+            Some(inner.clone()),
+            cfg.lang(),
+        )?
+        .with_lease(vitals_control::LeaseSettings {
+            holder: cfg.control_plane.node(),
+            ttl_secs: cfg.control_plane.lease_secs,
+        }),
+    );
     // The dashboard; cookies get `Secure` when it is served over HTTPS.
     let mut web_state = vitals_web::WebState::new(
         analyzer.clone(),

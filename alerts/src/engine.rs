@@ -96,20 +96,41 @@ impl Alerts {
         out
     }
 
-    /// Whether a schedule is due; marks it run if so.
+    /// Whether a schedule is due; marks it run if so. The last run is kept
+    /// in the control plane and claimed with a compare-and-set, so of
+    /// several nodes (one after another as leaders, or two at once while a
+    /// lease changes hands) exactly one runs each firing.
     fn take_due(&self, key: &str, expr: &str, now: DateTime<Utc>) -> bool {
         let Ok(cron) = Cron::parse(expr) else {
             return false;
         };
-        let Ok(mut runs) = self.last_runs.lock() else {
-            return false;
+        let name = format!("alerts:{key}");
+        let last = match self.cp.last_run(&name) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(schedule = %name, error = %e, "last run unknown: not run");
+                return false;
+            }
         };
-        let last = runs.get(key).copied();
-        if cron.due(last, self.started, now, self.tz) {
-            runs.insert(key.to_string(), now);
-            true
-        } else {
-            false
+        let from = last
+            .map(crate::schedule::at)
+            .map_or(self.started, |l| l.max(self.started));
+        if !cron.due(Some(from), self.started, now, self.tz) {
+            return false;
+        }
+        match self
+            .cp
+            .claim_run(&name, last, now.timestamp(), &self.control.lease.holder)
+        {
+            Ok(true) => true,
+            Ok(false) => {
+                tracing::debug!(schedule = %name, "run claimed by another node");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(schedule = %name, error = %e, "run not claimed: not run");
+                false
+            }
         }
     }
 
@@ -602,5 +623,79 @@ impl Alerts {
             delivery::send_email(&smtp, delivery::message(&smtp, to, &r)?).await
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{AlertSettings, Alerts};
+    use chrono::{DateTime, TimeZone, Utc};
+    use std::sync::Arc;
+    use vitals_control::{Control, LeaseSettings};
+    use vitals_i18n::Lang;
+    use vitals_store::{ControlPlane, SqliteStore, Store};
+
+    fn shanghai(d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+        chrono_tz::Asia::Shanghai
+            .with_ymd_and_hms(2024, 11, d, h, mi, s)
+            .single()
+            .expect("valid time")
+            .with_timezone(&Utc)
+    }
+
+    #[tokio::test]
+    async fn a_new_leader_neither_repeats_nor_races_the_old_ones_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = Arc::new(ControlPlane::open(dir.path().join("c.sqlite")).unwrap());
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(dir.path().join("t.sqlite")).unwrap());
+        let node = |holder: &str, started| {
+            let control = Control::new(cp.clone(), Default::default(), None, None, Lang::En)
+                .unwrap()
+                .with_lease(LeaseSettings {
+                    holder: holder.into(),
+                    ttl_secs: 30,
+                });
+            let analyzer = vitals_analyzer::Analyzer::new(
+                store.clone(),
+                cp.clone(),
+                vitals_analyzer::policy::Policy::standard(),
+                "Asia/Shanghai",
+            );
+            Alerts::new(
+                Arc::new(control),
+                store.clone(),
+                analyzer,
+                AlertSettings::default(),
+                Lang::En,
+                "Asia/Shanghai",
+                &prometheus::Registry::new(),
+                started,
+            )
+            .unwrap()
+        };
+        let daily = "0 0 9 * * *";
+        // Node a runs since 08:00, node b (standby) since 08:30.
+        let a = node("a", shanghai(28, 8, 0, 0));
+        let b = node("b", shanghai(28, 8, 30, 0));
+        assert!(!a.take_due("digest", daily, shanghai(28, 8, 59, 0)));
+        assert!(
+            a.take_due("digest", daily, shanghai(28, 9, 0, 5)),
+            "a sends"
+        );
+        assert!(!a.take_due("digest", daily, shanghai(28, 9, 0, 20)), "once");
+        // a stops; b takes the lease at 09:01 and must not send it again
+        // (its own memory would have said: never ran, due since 09:00).
+        assert!(!b.take_due("digest", daily, shanghai(28, 9, 1, 0)));
+        assert_eq!(
+            cp.last_run("alerts:digest").unwrap(),
+            Some(shanghai(28, 9, 0, 5).timestamp())
+        );
+        // Next day b sends; a (back, briefly both running) cannot repeat it.
+        assert!(b.take_due("digest", daily, shanghai(29, 9, 0, 2)));
+        assert!(!a.take_due("digest", daily, shanghai(29, 9, 0, 3)));
+        // A node started after 09:00 does not catch up that day's run.
+        let c = node("c", shanghai(30, 9, 30, 0));
+        assert!(!c.take_due("digest", daily, shanghai(30, 9, 31, 0)));
     }
 }

@@ -21,12 +21,11 @@ pub mod rule;
 pub mod schedule;
 
 use chrono::{DateTime, Utc};
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use vitals_control::Control;
+use std::sync::Arc;
+use vitals_control::{Control, Leader};
 use vitals_i18n::Lang;
 use vitals_store::{ControlPlane, Store};
 
@@ -93,11 +92,13 @@ impl Default for AlertSettings {
     }
 }
 
-/// Prometheus counters.
+/// Prometheus counters, and the scheduler's leader gauge.
 pub struct Metrics {
     pub fired: IntCounterVec,
     pub delivered: IntCounterVec,
     pub failed: IntCounterVec,
+    /// `vitals_leader{job="alerts"}`: 1 while this node runs the scheduler.
+    pub leader: IntGauge,
 }
 
 impl Metrics {
@@ -125,6 +126,7 @@ impl Metrics {
                 "Failed alert delivery attempts, by channel",
                 &["channel"],
             ),
+            leader: vitals_control::leader::leader_gauge(registry, "alerts"),
         }
     }
 }
@@ -141,7 +143,10 @@ pub struct Alerts {
     pub metrics: Metrics,
     /// Rules from the file; API rules are read from the control plane.
     file_rules: Vec<rule::AlertRule>,
-    last_runs: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Schedules are not due before this (no catch-up of runs missed while
+    /// no node ran). Their last runs are in the control plane
+    /// (`schedule_runs`), not in memory, so a node taking over the
+    /// scheduler's lease neither repeats nor skips a run.
     started: DateTime<Utc>,
 }
 
@@ -178,7 +183,6 @@ impl Alerts {
             tz: schedule::tz(timezone),
             metrics: Metrics::new(registry),
             file_rules,
-            last_runs: Mutex::new(HashMap::new()),
             started,
         })
     }
@@ -203,7 +207,10 @@ impl Alerts {
         all
     }
 
-    /// Runs the scheduler with the system clock until `stop` changes.
+    /// Runs the scheduler with the system clock until `stop` changes, while
+    /// this node holds the scheduler's leader lease (renewed at least every
+    /// third of the lease; released on stop). A node without it skips its
+    /// rounds.
     pub fn spawn(
         self: &Arc<Self>,
         mut stop: tokio::sync::watch::Receiver<bool>,
@@ -211,18 +218,35 @@ impl Alerts {
         let me = self.clone();
         tokio::spawn(async move {
             let clock = schedule::SystemClock;
+            let leader = Leader::new(
+                me.cp.clone(),
+                "alerts",
+                me.control.lease.clone(),
+                me.metrics.leader.clone(),
+            );
+            let renew = leader.settings().renew_every();
             loop {
                 let now = schedule::Clock::now(&clock);
-                me.tick(now).await;
+                let held = leader.acquire().await;
+                if held {
+                    me.tick(now).await;
+                }
                 let every = std::time::Duration::from_secs(me.settings.tick_secs.clamp(1, 60));
-                let wait = me
-                    .next_due(now)
-                    .and_then(|t| (t - now).to_std().ok())
-                    .map(|d| d.min(every))
-                    .unwrap_or(every);
+                let wait = if held {
+                    me.next_due(now)
+                        .and_then(|t| (t - now).to_std().ok())
+                        .map(|d| d.min(every))
+                        .unwrap_or(every)
+                        .min(renew)
+                } else {
+                    renew
+                };
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = stop.changed() => return,
+                    _ = stop.changed() => {
+                        leader.release().await;
+                        return;
+                    }
                 }
             }
         })

@@ -146,13 +146,13 @@ fn release(version: &str, sessions: u64, users: u64, crashes: u64, ts: i64) -> V
     out
 }
 
-fn clickhouse() -> Option<ClickHouseStore> {
+fn clickhouse() -> Option<ClickHouseConfig> {
     match std::env::var("VITALS_TEST_CLICKHOUSE_URL") {
-        Ok(url) if !url.is_empty() => Some(ClickHouseStore::new(ClickHouseConfig {
+        Ok(url) if !url.is_empty() => Some(ClickHouseConfig {
             url,
             database: format!("vitals_syn_{}_{}", std::process::id(), now_ms() % 1_000_000),
             ..Default::default()
-        })),
+        }),
         _ => {
             assert_ne!(
                 std::env::var("CI").as_deref(),
@@ -164,27 +164,58 @@ fn clickhouse() -> Option<ClickHouseStore> {
     }
 }
 
+/// The two-shard cluster `.ci/run` starts, when `VITALS_TEST_CLICKHOUSE_CLUSTER_URL`
+/// names one of its nodes: every verdict must come out the same there.
+fn clickhouse_cluster() -> Option<ClickHouseConfig> {
+    match std::env::var("VITALS_TEST_CLICKHOUSE_CLUSTER_URL") {
+        Ok(url) if !url.is_empty() => Some(ClickHouseConfig {
+            url,
+            database: format!(
+                "vitals_sync_{}_{}",
+                std::process::id(),
+                now_ms() % 1_000_000
+            ),
+            cluster: "vitals_local".into(),
+            ..Default::default()
+        }),
+        _ => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "CI needs VITALS_TEST_CLICKHOUSE_CLUSTER_URL"
+            );
+            None
+        }
+    }
+}
+
 /// The backends under test, loaded with `data`. ClickHouse databases are
-/// dropped when the returned guard goes.
+/// dropped (on every node) when the returned guard goes.
 struct Backends(
     Vec<(Arc<dyn Store>, tempfile::TempDir)>,
-    Option<ClickHouseStore>,
+    Vec<ClickHouseConfig>,
 );
 
 impl Drop for Backends {
     fn drop(&mut self) {
-        if let Some(ch) = self.1.take() {
-            let db = ch.database().to_string();
-            let url = std::env::var("VITALS_TEST_CLICKHOUSE_URL").unwrap_or_default();
-            let _ = std::process::Command::new("curl")
-                .args([
-                    "-s",
-                    "--data-binary",
-                    &format!("DROP DATABASE IF EXISTS {db}"),
-                    &url,
-                ])
-                .output();
-        }
+        let configs = std::mem::take(&mut self.1);
+        // A thread and runtime of their own, and new clients (a client's
+        // pooled connections belong to the test's runtime, which may be
+        // gone by now).
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                for cfg in configs {
+                    let _ = ClickHouseStore::new(cfg).drop_database().await;
+                }
+            })
+        })
+        .join();
     }
 }
 
@@ -199,13 +230,20 @@ async fn backends(data: &[AcceptedBatch]) -> Backends {
     let dir = tempfile::tempdir().unwrap();
     let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("t.sqlite")).unwrap());
     out.push((sqlite, dir));
-    let ch = clickhouse();
-    if let Some(ch) = &ch {
-        out.push((Arc::new(ch.clone()), tempfile::tempdir().unwrap()));
+    let ch: Vec<ClickHouseConfig> = clickhouse()
+        .into_iter()
+        .chain(clickhouse_cluster())
+        .collect();
+    for c in &ch {
+        out.push((
+            Arc::new(ClickHouseStore::new(c.clone())),
+            tempfile::tempdir().unwrap(),
+        ));
     }
     for (s, _) in &out {
         s.migrate().await.unwrap();
-        for chunk in data.chunks(200) {
+        // Large chunks: few parts per table on ClickHouse (and its cluster).
+        for chunk in data.chunks(5000) {
             s.insert(chunk, &HashSet::new(), false).await.unwrap();
         }
     }
@@ -237,9 +275,17 @@ async fn crash_rate_gate_on_a_million_sessions() {
     data.extend(release("2.0.0", 1_000_000, 200_000, 600, ts));
     data.extend(release("3.0.0", 40, 40, 0, ts));
     let b = backends(&data).await;
+    let mut seen: Vec<serde_json::Value> = Vec::new();
     for (store, dir) in b.iter() {
         let backend = store.backend();
         let e = eval(store.clone(), dir, "1.0.0", None).await;
+        // Every backend (one node or two shards) reaches the same facts
+        // and verdicts.
+        let facts = serde_json::json!({"facts": e.facts, "results": e.results});
+        if let Some(first) = seen.first() {
+            assert_eq!(first, &facts, "{backend} differs from the first backend");
+        }
+        seen.push(facts);
         assert_eq!(e.facts.sessions, 1_000_000, "{backend}");
         assert_eq!(e.facts.crashed_sessions, 499, "{backend}");
         let (v, value) = verdict(&e, Metric::CrashRatePerSession);

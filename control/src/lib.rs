@@ -12,8 +12,12 @@
 //!   and one-step revert.
 //! * [`sites`]: active probes and client reports → demotion / restoration.
 //! * [`api`]: the HTTP routes.
+//! * [`leader`]: leader leases, so that of several nodes on one control
+//!   plane only one runs each scheduled job (the prober here, the alert
+//!   scheduler in `vitals-alerts`).
 //!
-//! State lives in the control-plane SQLite (`vitals_store::ops`).
+//! State lives in the control plane (`vitals_store::ops`): SQLite, or
+//! PostgreSQL shared by several nodes.
 
 pub mod actions;
 pub mod api;
@@ -21,14 +25,16 @@ pub mod bucket;
 pub mod cli;
 pub mod client_config;
 pub mod error;
+pub mod leader;
 pub mod model;
 pub mod signing;
 pub mod sites;
 
 pub use actions::{Action, ActionRequest, Mode, Outcome};
 pub use error::ControlError;
+pub use leader::{Leader, LeaseSettings};
 
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use vitals_i18n::Lang;
@@ -99,9 +105,10 @@ impl Default for ControlSettings {
     }
 }
 
-/// Prometheus counters of actions.
+/// Prometheus counters of actions, and the prober's leader gauge.
 pub struct Metrics {
     actions: IntCounterVec,
+    prober_leader: IntGauge,
 }
 
 impl Metrics {
@@ -118,7 +125,10 @@ impl Metrics {
         if let Err(e) = registry.register(Box::new(actions.clone())) {
             tracing::warn!(error = %e, "control metrics not registered");
         }
-        Metrics { actions }
+        Metrics {
+            actions,
+            prober_leader: leader::leader_gauge(registry, "prober"),
+        }
     }
 
     pub(crate) fn count(&self, action: &str, mode: Mode) {
@@ -140,6 +150,8 @@ pub struct Control {
     pub verifier: Option<Arc<vitals_collector::Inner>>,
     pub lang: Lang,
     pub metrics: Metrics,
+    /// This node's name in leader leases and their duration.
+    pub lease: LeaseSettings,
 }
 
 impl Control {
@@ -163,22 +175,55 @@ impl Control {
             verifier,
             lang,
             metrics,
+            lease: LeaseSettings::default(),
         })
     }
 
-    /// Runs probe rounds every `probe.interval_secs` until `stop` changes.
+    /// Sets this node's lease identity and duration (`[control_plane]`).
+    pub fn with_lease(mut self, lease: LeaseSettings) -> Control {
+        self.lease = lease;
+        self
+    }
+
+    /// Runs probe rounds every `probe.interval_secs` until `stop` changes,
+    /// while this node holds the prober's leader lease (renewed at least
+    /// every third of the lease; released on stop).
     pub fn spawn_prober(
         self: &Arc<Self>,
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
         tokio::spawn(async move {
+            let leader = Leader::new(
+                me.cp.clone(),
+                "prober",
+                me.lease.clone(),
+                me.metrics.prober_leader.clone(),
+            );
             let every = std::time::Duration::from_secs(me.settings.probe.interval_secs.max(1));
+            let renew = leader.settings().renew_every();
+            let mut next_round = tokio::time::Instant::now();
             loop {
-                me.probe_round(now()).await;
+                let held = leader.acquire().await;
+                if held && tokio::time::Instant::now() >= next_round {
+                    me.probe_round(now()).await;
+                    next_round = tokio::time::Instant::now() + every;
+                }
+                let wait = if held {
+                    next_round
+                        .saturating_duration_since(tokio::time::Instant::now())
+                        .min(renew)
+                } else {
+                    // On taking over, probe at once.
+                    next_round = tokio::time::Instant::now();
+                    renew
+                };
                 tokio::select! {
-                    _ = tokio::time::sleep(every) => {}
-                    _ = stop.changed() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => {
+                        leader.release().await;
+                        return;
+                    }
                 }
             }
         })

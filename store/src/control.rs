@@ -1,12 +1,17 @@
-//! Control-plane state in SQLite (every mode): apps, ingest keys, API
-//! tokens and erasure requests. Small tables, synchronous access; callers on
-//! async threads go through `tokio::task::spawn_blocking` or accept the
-//! sub-millisecond cost of these point queries.
+//! Control-plane state: apps, ingest keys, API tokens and erasure requests
+//! (and, in `ops.rs`, `users.rs`, `releases.rs`, `leases.rs`, everything
+//! else). In an embedded SQLite file by default, or in a PostgreSQL
+//! database shared by several vitals nodes ([`ControlPlaneConfig`]).
+//!
+//! Small tables, synchronous access; callers on async threads go through
+//! `tokio::task::spawn_blocking` or accept the cost of these point queries
+//! (sub-millisecond on SQLite, a round trip on PostgreSQL, whose pool runs
+//! on threads of its own: see `cpdb/postgres.rs`).
 
+use crate::cpdb::{Db, Row, params, schema};
 use crate::{Result, StoreError};
 use rand::RngCore;
-use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::Mutex;
@@ -85,20 +90,81 @@ pub enum AuthFailure {
 const APP_SELECT: &str =
     "SELECT app_id, name, pseudonym_secret, store_ip, created_at, rowid FROM apps";
 
-fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<App> {
+fn app_row(r: &Row) -> Result<App> {
     Ok(App {
         app_id: r.get(0)?,
         name: r.get(1)?,
         pseudonym_secret: r.get(2)?,
-        store_ip: r.get::<_, i64>(3)? != 0,
+        store_ip: r.get(3)?,
         created_at: r.get(4)?,
         project: r.get(5)?,
     })
 }
 
+/// Where the control plane lives (`[control_plane]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControlPlaneConfig {
+    /// PostgreSQL URL (`postgres://user:password@host:5432/db`) shared by
+    /// every vitals node of one installation; empty = the embedded SQLite
+    /// file `control.sqlite` under the data directory (one node).
+    pub url: String,
+    /// PostgreSQL connections (each on a thread of its own).
+    pub pool_size: usize,
+    /// Seconds a node holds a job's leader lease (alert scheduler, site
+    /// prober) without renewing it; another node takes over after that.
+    pub lease_secs: u64,
+    /// This node's name in leases; empty = hostname and process id.
+    pub node_id: String,
+}
+
+impl Default for ControlPlaneConfig {
+    fn default() -> Self {
+        ControlPlaneConfig {
+            url: String::new(),
+            pool_size: 4,
+            lease_secs: 30,
+            node_id: String::new(),
+        }
+    }
+}
+
+impl ControlPlaneConfig {
+    /// The configured node id, or `hostname:pid`.
+    pub fn node(&self) -> String {
+        if self.node_id.is_empty() {
+            default_node_id()
+        } else {
+            self.node_id.clone()
+        }
+    }
+
+    /// Opens the configured control plane: PostgreSQL when `url` is set,
+    /// else the SQLite file at `sqlite_path`.
+    pub fn open(&self, sqlite_path: impl AsRef<Path>) -> Result<ControlPlane> {
+        if self.url.is_empty() {
+            ControlPlane::open(sqlite_path)
+        } else {
+            ControlPlane::open_postgres(&self.url, self.pool_size)
+        }
+    }
+}
+
+/// `hostname:pid`: unique per running process on a set of hosts.
+pub fn default_node_id() -> String {
+    let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
 /// The control-plane database.
 pub struct ControlPlane {
-    conn: Mutex<Connection>,
+    pub(crate) db: Db,
 }
 
 pub(crate) fn now() -> i64 {
@@ -118,90 +184,50 @@ pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS apps (
-    app_id TEXT PRIMARY KEY, name TEXT NOT NULL, pseudonym_secret BLOB NOT NULL,
-    store_ip INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS ingest_keys (
-    key_id TEXT PRIMARY KEY, app_id TEXT NOT NULL REFERENCES apps(app_id), secret TEXT NOT NULL,
-    active INTEGER NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER);
-CREATE TABLE IF NOT EXISTS api_tokens (
-    token_hash TEXT PRIMARY KEY, role TEXT NOT NULL, label TEXT NOT NULL,
-    created_at INTEGER NOT NULL, revoked_at INTEGER);
-CREATE TABLE IF NOT EXISTS releases (
-    app_id TEXT NOT NULL, version TEXT NOT NULL, build TEXT NOT NULL, notes TEXT NOT NULL,
-    package_sizes TEXT NOT NULL, min_version TEXT, released_at INTEGER NOT NULL,
-    created_at INTEGER NOT NULL, PRIMARY KEY (app_id, version, build));
-CREATE TABLE IF NOT EXISTS crash_groups (
-    app_id TEXT NOT NULL, fingerprint TEXT NOT NULL, status TEXT NOT NULL,
-    resolved_in TEXT, resolved_at INTEGER, merged_into TEXT, updated_by TEXT NOT NULL,
-    updated_at INTEGER NOT NULL, PRIMARY KEY (app_id, fingerprint));
-CREATE TABLE IF NOT EXISTS erasures (
-    app_id TEXT NOT NULL, pseudonym TEXT NOT NULL, requested_at INTEGER NOT NULL,
-    completed_at INTEGER, PRIMARY KEY (app_id, pseudonym));
--- operations (store/src/ops.rs): control-plane objects, config sequence,
--- append-only audit log, pending approvals, alert history, signing keys.
-CREATE TABLE IF NOT EXISTS ops_objects (
-    app_id TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,
-    updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL, PRIMARY KEY (app_id, kind, id));
-CREATE TABLE IF NOT EXISTS ops_config_seq (
-    app_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, changed_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS ops_audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,
-    action TEXT NOT NULL, app_id TEXT NOT NULL, kind TEXT NOT NULL, object_id TEXT NOT NULL,
-    reason TEXT NOT NULL, alert TEXT, approved_by TEXT, pending_id TEXT, reverts INTEGER,
-    before TEXT, after TEXT);
-CREATE TRIGGER IF NOT EXISTS ops_audit_no_update BEFORE UPDATE ON ops_audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS ops_audit_no_delete BEFORE DELETE ON ops_audit
-    BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TABLE IF NOT EXISTS ops_pending (
-    id TEXT PRIMARY KEY, app_id TEXT NOT NULL, change TEXT NOT NULL, requested_by TEXT NOT NULL,
-    requested_at INTEGER NOT NULL, status TEXT NOT NULL, decided_by TEXT, decided_at INTEGER,
-    audit_id INTEGER);
-CREATE TABLE IF NOT EXISTS alert_history (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, rule_id TEXT NOT NULL,
-    app_id TEXT NOT NULL, series TEXT NOT NULL, event TEXT NOT NULL, clause TEXT NOT NULL,
-    value REAL, threshold REAL, detail TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS alert_deliveries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, history_id INTEGER NOT NULL, channel TEXT NOT NULL,
-    target TEXT NOT NULL, attempt INTEGER NOT NULL, ok INTEGER NOT NULL, error TEXT,
-    at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS signing_keys (
-    key_id TEXT PRIMARY KEY, secret BLOB NOT NULL, created_at INTEGER NOT NULL,
-    retired_at INTEGER);
-CREATE TABLE IF NOT EXISTS api_token_names (
-    token_hash TEXT PRIMARY KEY REFERENCES api_tokens(token_hash), name TEXT NOT NULL UNIQUE);
--- dashboard users and sessions (store/src/users.rs)
-CREATE TABLE IF NOT EXISTS users (
-    name TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS web_sessions (
-    id_hash TEXT PRIMARY KEY, user_name TEXT NOT NULL REFERENCES users(name), csrf TEXT NOT NULL,
-    created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL, expires_at INTEGER NOT NULL,
-    revoked_at INTEGER);
-";
-
 impl ControlPlane {
     /// Opens (creating) the control-plane database at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         if let Some(dir) = path.as_ref().parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let conn = Connection::open(path)?;
+        let conn = rusqlite::Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(schema::SQLITE)?;
         Ok(ControlPlane {
-            conn: Mutex::new(conn),
+            db: Db::Sqlite(Mutex::new(conn)),
         })
     }
 
-    pub(crate) fn conn(&self) -> Result<std::sync::MutexGuard<'_, Connection>> {
-        self.conn
-            .lock()
-            .map_err(|_| StoreError::Join("control-plane mutex poisoned".into()))
+    /// Connects to a PostgreSQL control plane shared by several nodes
+    /// (`pool_size` connections) and creates its schema if missing. Fails
+    /// with [`StoreError::Postgres`] (password masked) when the server does
+    /// not answer.
+    pub fn open_postgres(url: &str, pool_size: usize) -> Result<Self> {
+        let pool = crate::cpdb::postgres::Pool::start(url, pool_size)?;
+        pool.run(|c| {
+            let mut tx = c.transaction().map_err(crate::cpdb::postgres::error)?;
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1)",
+                &[&schema::POSTGRES_SCHEMA_LOCK],
+            )
+            .map_err(crate::cpdb::postgres::error)?;
+            tx.batch_execute(schema::POSTGRES)
+                .map_err(crate::cpdb::postgres::error)?;
+            tx.commit().map_err(crate::cpdb::postgres::error)
+        })?;
+        Ok(ControlPlane {
+            db: Db::Postgres(pool),
+        })
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self.db {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
     }
 
     /// Returns the app, creating it with a fresh pseudonym secret if new.
@@ -221,38 +247,35 @@ impl ControlPlane {
         }
         let mut secret = vec![0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
-        self.conn()?.execute(
-            "INSERT OR IGNORE INTO apps (app_id, name, pseudonym_secret, store_ip, created_at) VALUES (?, ?, ?, 0, ?)",
-            params![app_id, name.unwrap_or(app_id), secret, now()],
+        self.db.execute(
+            "INSERT INTO apps (app_id, name, pseudonym_secret, store_ip, created_at)
+             VALUES (?, ?, ?, 0, ?) ON CONFLICT (app_id) DO NOTHING",
+            &params![app_id, name.unwrap_or(app_id), secret, now()],
         )?;
         self.app(app_id)?
             .ok_or_else(|| StoreError::NotFound(format!("app {app_id}")))
     }
 
     pub fn app(&self, app_id: &str) -> Result<Option<App>> {
-        Ok(self
-            .conn()?
-            .query_row(
-                &format!("{APP_SELECT} WHERE app_id = ?"),
-                params![app_id],
-                app_row,
-            )
-            .optional()?)
+        self.db
+            .query_opt(&format!("{APP_SELECT} WHERE app_id = ?"), &params![app_id])?
+            .as_ref()
+            .map(app_row)
+            .transpose()
     }
 
     pub fn apps(&self) -> Result<Vec<App>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare(&format!("{APP_SELECT} ORDER BY app_id"))?;
-        let rows = st
-            .query_map([], app_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db
+            .query(&format!("{APP_SELECT} ORDER BY app_id"), &params![])?
+            .iter()
+            .map(app_row)
+            .collect()
     }
 
     pub fn set_store_ip(&self, app_id: &str, on: bool) -> Result<()> {
-        let n = self.conn()?.execute(
+        let n = self.db.execute(
             "UPDATE apps SET store_ip = ? WHERE app_id = ?",
-            params![i64::from(on), app_id],
+            &params![on, app_id],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("app {app_id}")));
@@ -264,16 +287,6 @@ impl ControlPlane {
     /// Refuses a third active key: revoke one first.
     pub fn create_key(&self, app_id: &str) -> Result<IngestKey> {
         self.ensure_app(app_id, None)?;
-        let active = self
-            .keys()?
-            .into_iter()
-            .filter(|k| k.app_id == app_id && k.active)
-            .count();
-        if active >= MAX_ACTIVE_KEYS {
-            return Err(StoreError::Conflict(format!(
-                "app {app_id} already has {active} active keys; revoke one before creating another"
-            )));
-        }
         let key = IngestKey {
             key_id: format!("vk_{}", random_hex(8)),
             app_id: app_id.to_string(),
@@ -282,39 +295,59 @@ impl ControlPlane {
             created_at: now(),
             revoked_at: None,
         };
-        self.conn()?.execute(
-            "INSERT INTO ingest_keys (key_id, app_id, secret, active, created_at) VALUES (?, ?, ?, 1, ?)",
-            params![key.key_id, key.app_id, key.secret, key.created_at],
-        )?;
+        // Count and insert in one transaction (serialised per app), so two
+        // nodes cannot both add a third key.
+        let k = key.clone();
+        self.db.transaction(move |tx| {
+            tx.lock(&format!("ingest_keys:{}", k.app_id))?;
+            let active: i64 = tx
+                .query_opt(
+                    "SELECT COUNT(*) FROM ingest_keys WHERE app_id = ? AND active = 1",
+                    &params![k.app_id],
+                )?
+                .map_or(Ok(0), |r| r.get(0))?;
+            if active >= MAX_ACTIVE_KEYS as i64 {
+                return Err(StoreError::Conflict(format!(
+                    "app {} already has {active} active keys; revoke one before creating another",
+                    k.app_id
+                )));
+            }
+            tx.execute(
+                "INSERT INTO ingest_keys (key_id, app_id, secret, active, created_at) VALUES (?, ?, ?, 1, ?)",
+                &params![k.key_id, k.app_id, k.secret, k.created_at],
+            )?;
+            Ok(())
+        })?;
         Ok(key)
     }
 
     /// Every ingest key, active and revoked.
     pub fn keys(&self) -> Result<Vec<IngestKey>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare(
-            "SELECT key_id, app_id, secret, active, created_at, revoked_at FROM ingest_keys ORDER BY app_id, created_at",
-        )?;
-        let rows = st
-            .query_map([], |r| {
+        self.db
+            .query(
+                "SELECT key_id, app_id, secret, active, created_at, revoked_at FROM ingest_keys
+                 ORDER BY app_id, created_at, key_id",
+                &params![],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(IngestKey {
                     key_id: r.get(0)?,
                     app_id: r.get(1)?,
                     secret: r.get(2)?,
-                    active: r.get::<_, i64>(3)? != 0,
+                    active: r.get(3)?,
                     created_at: r.get(4)?,
                     revoked_at: r.get(5)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
+            .collect()
     }
 
     /// Revokes a key; requests signed with it are refused from then on.
     pub fn revoke_key(&self, key_id: &str) -> Result<()> {
-        let n = self.conn()?.execute(
+        let n = self.db.execute(
             "UPDATE ingest_keys SET active = 0, revoked_at = ? WHERE key_id = ? AND active = 1",
-            params![now(), key_id],
+            &params![now(), key_id],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("active key {key_id}")));
@@ -326,9 +359,9 @@ impl ControlPlane {
     /// its SHA-256 is kept).
     pub fn create_token(&self, role: Role, label: &str) -> Result<String> {
         let token = format!("vt_{}", random_hex(24));
-        self.conn()?.execute(
+        self.db.execute(
             "INSERT INTO api_tokens (token_hash, role, label, created_at) VALUES (?, ?, ?, ?)",
-            params![token_hash(&token), role.as_str(), label, now()],
+            &params![token_hash(&token), role.as_str(), label, now()],
         )?;
         Ok(token)
     }
@@ -336,13 +369,13 @@ impl ControlPlane {
     /// The role of a valid, unrevoked token.
     pub fn token_role(&self, token: &str) -> Result<Option<Role>> {
         let role: Option<String> = self
-            .conn()?
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT role FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                params![token_hash(token)],
-                |r| r.get(0),
-            )
-            .optional()?;
+                &params![token_hash(token)],
+            )?
+            .map(|r| r.get(0))
+            .transpose()?;
         Ok(role.as_deref().and_then(Role::parse))
     }
 
@@ -366,30 +399,29 @@ impl ControlPlane {
     /// Records that a user's data must be erased; rows still in flight are
     /// dropped by the writer from now on.
     pub fn request_erasure(&self, app_id: &str, pseudonym: &str) -> Result<()> {
-        self.conn()?.execute(
+        self.db.execute(
             "INSERT INTO erasures (app_id, pseudonym, requested_at) VALUES (?, ?, ?)
              ON CONFLICT (app_id, pseudonym) DO UPDATE SET requested_at = excluded.requested_at, completed_at = NULL",
-            params![app_id, pseudonym, now()],
+            &params![app_id, pseudonym, now()],
         )?;
         Ok(())
     }
 
     pub fn complete_erasure(&self, app_id: &str, pseudonym: &str) -> Result<()> {
-        self.conn()?.execute(
+        self.db.execute(
             "UPDATE erasures SET completed_at = ? WHERE app_id = ? AND pseudonym = ?",
-            params![now(), app_id, pseudonym],
+            &params![now(), app_id, pseudonym],
         )?;
         Ok(())
     }
 
     /// Every erased `(app_id, pseudonym)`.
     pub fn erasures(&self) -> Result<std::collections::HashSet<(String, String)>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare("SELECT app_id, pseudonym FROM erasures")?;
-        let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<rusqlite::Result<std::collections::HashSet<_>>>()?;
-        Ok(rows)
+        self.db
+            .query("SELECT app_id, pseudonym FROM erasures", &params![])?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
     }
 }
 

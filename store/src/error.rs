@@ -9,6 +9,13 @@ pub enum StoreError {
     ClickHouse(#[from] clickhouse::error::Error),
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The PostgreSQL control plane refused or could not be reached (its
+    /// URL is shown with the password masked).
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// A stored value did not have the type the code reads it as.
+    #[error("unexpected stored value: {0}")]
+    Decode(String),
     #[error("a blocking storage task failed: {0}")]
     Join(String),
     #[error("schema: {0}")]

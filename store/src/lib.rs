@@ -3,8 +3,10 @@
 //! * [`Store`]: the telemetry store trait every service codes against, with
 //!   two backends: [`ClickHouseStore`] (production) and [`SqliteStore`]
 //!   (embedded, zero setup, the default).
-//! * [`ControlPlane`]: apps, ingest keys, API tokens and erasure requests,
-//!   kept in SQLite in every mode.
+//! * [`ControlPlane`]: apps, ingest keys, API tokens, erasure requests and
+//!   the operations state, in an embedded SQLite file by default or in a
+//!   PostgreSQL database shared by several nodes ([`ControlPlaneConfig`]),
+//!   with leader leases for the scheduled jobs.
 //!
 //! Invariant: [`Store::insert`] is idempotent per `(app_id, batch_id)`. A
 //! batch inserted twice — a client retry, a spool replay after a crash, an
@@ -12,7 +14,9 @@
 
 mod clickhouse;
 pub mod control;
+mod cpdb;
 mod error;
+mod leases;
 pub mod ops;
 pub mod query;
 pub mod releases;
@@ -24,7 +28,7 @@ mod sqlite_crashes;
 pub mod users;
 
 pub use crate::clickhouse::{ClickHouseConfig, ClickHouseStore};
-pub use control::ControlPlane;
+pub use control::{ControlPlane, ControlPlaneConfig, default_node_id};
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 

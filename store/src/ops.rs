@@ -5,8 +5,8 @@
 //!   `(app, kind, id)`; the services in `control/` and `alerts/` own their
 //!   shapes, the store only keeps them;
 //! * a per-app **config sequence** bumped by every change clients see;
-//! * the **append-only audit log** (SQLite triggers refuse UPDATE and
-//!   DELETE): who, when, why, triggering alert, state before and after;
+//! * the **append-only audit log** (triggers refuse UPDATE and DELETE, on
+//!   SQLite and on PostgreSQL): who, when, why, triggering alert, state before and after;
 //! * **pending actions** awaiting a second operator's approval;
 //! * **alert history** and **delivery attempts**;
 //! * **Ed25519 signing keys** of the client config;
@@ -17,8 +17,8 @@
 //! audit entry, so the log can never disagree with the state.
 
 use crate::control::{AuthFailure, ControlPlane, Role, now};
+use crate::cpdb::{Row, params};
 use crate::{Result, StoreError};
-use rusqlite::{OptionalExtension, Row, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -166,7 +166,7 @@ fn parse_json(s: Option<String>) -> Option<Value> {
     s.and_then(|s| serde_json::from_str(&s).ok())
 }
 
-fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+fn audit_row(r: &Row) -> Result<AuditEntry> {
     Ok(AuditEntry {
         id: r.get(0)?,
         at: r.get(1)?,
@@ -187,7 +187,9 @@ fn audit_row(r: &Row<'_>) -> rusqlite::Result<AuditEntry> {
 
 const AUDIT_COLS: &str = "id, at, actor, action, app_id, kind, object_id, reason, alert, approved_by, pending_id, reverts, before, after";
 
-fn object_row(r: &Row<'_>) -> rusqlite::Result<Object> {
+const OBJECT_COLS: &str = "app_id, kind, id, body, updated_at, updated_by";
+
+fn object_row(r: &Row) -> Result<Object> {
     let body: String = r.get(3)?;
     Ok(Object {
         app_id: r.get(0)?,
@@ -199,7 +201,10 @@ fn object_row(r: &Row<'_>) -> rusqlite::Result<Object> {
     })
 }
 
-fn pending_row(r: &Row<'_>) -> rusqlite::Result<Option<Pending>> {
+const PENDING_COLS: &str =
+    "id, app_id, change, requested_by, requested_at, status, decided_by, decided_at, audit_id";
+
+fn pending_row(r: &Row) -> Result<Option<Pending>> {
     let change: String = r.get(2)?;
     let Ok(change) = serde_json::from_str(&change) else {
         return Ok(None);
@@ -217,42 +222,52 @@ fn pending_row(r: &Row<'_>) -> rusqlite::Result<Option<Pending>> {
     }))
 }
 
+/// Upsert of an object (shared by `put_state` and `apply_change`).
+const PUT_OBJECT: &str = "INSERT INTO ops_objects (app_id, kind, id, body, updated_at, updated_by)
+     VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (app_id, kind, id) DO UPDATE SET body = excluded.body,
+       updated_at = excluded.updated_at, updated_by = excluded.updated_by";
+
+const BUMP_SEQ: &str = "INSERT INTO ops_config_seq (app_id, seq, changed_at) VALUES (?, 1, ?)
+     ON CONFLICT (app_id) DO UPDATE SET seq = ops_config_seq.seq + 1,
+       changed_at = excluded.changed_at";
+
 impl ControlPlane {
     /// One object.
     pub fn object(&self, app_id: &str, kind: &str, id: &str) -> Result<Option<Object>> {
-        Ok(self
-            .conn()?
-            .query_row(
-                "SELECT app_id, kind, id, body, updated_at, updated_by FROM ops_objects
-                 WHERE app_id = ? AND kind = ? AND id = ?",
-                params![app_id, kind, id],
-                object_row,
-            )
-            .optional()?)
+        self.db
+            .query_opt(
+                &format!(
+                    "SELECT {OBJECT_COLS} FROM ops_objects WHERE app_id = ? AND kind = ? AND id = ?"
+                ),
+                &params![app_id, kind, id],
+            )?
+            .as_ref()
+            .map(object_row)
+            .transpose()
     }
 
     /// Every object of a kind, of one app or (`None`) of all apps.
     pub fn objects(&self, app_id: Option<&str>, kind: &str) -> Result<Vec<Object>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare(
-            "SELECT app_id, kind, id, body, updated_at, updated_by FROM ops_objects
-             WHERE kind = ?1 AND (?2 IS NULL OR app_id = ?2) ORDER BY app_id, id",
-        )?;
-        let rows = st
-            .query_map(params![kind, app_id], object_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db
+            .query(
+                &format!(
+                    "SELECT {OBJECT_COLS} FROM ops_objects
+                     WHERE kind = ?1 AND (CAST(?2 AS TEXT) IS NULL OR app_id = ?2) ORDER BY app_id, id"
+                ),
+                &params![kind, app_id],
+            )?
+            .iter()
+            .map(object_row)
+            .collect()
     }
 
     /// Writes an object without an audit entry: internal state such as
     /// probe counters and alert states, which are not actions.
     pub fn put_state(&self, app_id: &str, kind: &str, id: &str, body: &Value) -> Result<()> {
-        self.conn()?.execute(
-            "INSERT INTO ops_objects (app_id, kind, id, body, updated_at, updated_by)
-             VALUES (?, ?, ?, ?, ?, 'system')
-             ON CONFLICT (app_id, kind, id) DO UPDATE SET body = excluded.body,
-               updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-            params![app_id, kind, id, json_text(body)?, now()],
+        self.db.execute(
+            PUT_OBJECT,
+            &params![app_id, kind, id, json_text(body)?, now(), "system"],
         )?;
         Ok(())
     }
@@ -260,116 +275,117 @@ impl ControlPlane {
     /// Applies a change in one transaction: object, config sequence, audit
     /// entry. Returns the audit entry.
     pub fn apply_change(&self, c: &Change, how: &Applied<'_>) -> Result<AuditEntry> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        let at = now();
-        let before: Option<String> = tx
-            .query_row(
-                "SELECT body FROM ops_objects WHERE app_id = ? AND kind = ? AND id = ?",
-                params![c.app_id, c.kind, c.object_id],
-                |r| r.get(0),
-            )
-            .optional()?;
         let after = c.after.as_ref().map(json_text).transpose()?;
-        match &after {
-            Some(body) => tx.execute(
-                "INSERT INTO ops_objects (app_id, kind, id, body, updated_at, updated_by)
-                 VALUES (?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (app_id, kind, id) DO UPDATE SET body = excluded.body,
-                   updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                params![c.app_id, c.kind, c.object_id, body, at, how.actor],
-            )?,
-            None => tx.execute(
-                "DELETE FROM ops_objects WHERE app_id = ? AND kind = ? AND id = ?",
-                params![c.app_id, c.kind, c.object_id],
-            )?,
-        };
-        if c.client_visible {
-            tx.execute(
-                "INSERT INTO ops_config_seq (app_id, seq, changed_at) VALUES (?, 1, ?)
-                 ON CONFLICT (app_id) DO UPDATE SET seq = seq + 1, changed_at = excluded.changed_at",
-                params![c.app_id, at],
-            )?;
-        }
-        tx.execute(
-            "INSERT INTO ops_audit (at, actor, action, app_id, kind, object_id, reason, alert,
-               approved_by, pending_id, reverts, before, after)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            params![
-                at,
-                how.actor,
-                c.action,
-                c.app_id,
-                c.kind,
-                c.object_id,
-                c.reason,
-                c.alert,
-                how.approved_by,
-                how.pending_id,
-                how.reverts,
-                before,
-                after
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        if let Some(p) = how.pending_id {
-            tx.execute(
-                "UPDATE ops_pending SET audit_id = ? WHERE id = ?",
-                params![id, p],
-            )?;
-        }
-        tx.commit()?;
-        drop(conn);
+        // The transaction may run on a pool thread: it takes owned copies.
+        let c = c.clone();
+        let (actor, approved_by, pending_id, reverts) = (
+            how.actor.to_string(),
+            how.approved_by.map(str::to_string),
+            how.pending_id.map(str::to_string),
+            how.reverts,
+        );
+        let id = self.db.transaction(move |tx| {
+            // Object changes are serialised, so `before` is the state this
+            // change replaced even with several nodes writing.
+            tx.lock(&format!("ops_objects:{}/{}/{}", c.app_id, c.kind, c.object_id))?;
+            let at = now();
+            let before: Option<String> = tx
+                .query_opt(
+                    "SELECT body FROM ops_objects WHERE app_id = ? AND kind = ? AND id = ?",
+                    &params![c.app_id, c.kind, c.object_id],
+                )?
+                .map(|r| r.get(0))
+                .transpose()?;
+            match &after {
+                Some(body) => tx.execute(
+                    PUT_OBJECT,
+                    &params![c.app_id, c.kind, c.object_id, body, at, actor],
+                )?,
+                None => tx.execute(
+                    "DELETE FROM ops_objects WHERE app_id = ? AND kind = ? AND id = ?",
+                    &params![c.app_id, c.kind, c.object_id],
+                )?,
+            };
+            if c.client_visible {
+                tx.execute(BUMP_SEQ, &params![c.app_id, at])?;
+            }
+            let id: i64 = tx
+                .query_opt(
+                    "INSERT INTO ops_audit (at, actor, action, app_id, kind, object_id, reason, alert,
+                       approved_by, pending_id, reverts, before, after)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    &params![
+                        at,
+                        actor,
+                        c.action,
+                        c.app_id,
+                        c.kind,
+                        c.object_id,
+                        c.reason,
+                        c.alert,
+                        approved_by,
+                        pending_id,
+                        reverts,
+                        before,
+                        after
+                    ],
+                )?
+                .ok_or_else(|| StoreError::Decode("INSERT … RETURNING id gave no row".into()))?
+                .get(0)?;
+            if let Some(p) = &pending_id {
+                tx.execute(
+                    "UPDATE ops_pending SET audit_id = ? WHERE id = ?",
+                    &params![id, p],
+                )?;
+            }
+            Ok(id)
+        })?;
         self.audit_entry(id)?
             .ok_or_else(|| StoreError::NotFound(format!("audit entry {id}")))
     }
 
     /// The app's config sequence and the time of its last change.
     pub fn config_seq(&self, app_id: &str) -> Result<(i64, i64)> {
-        Ok(self
-            .conn()?
-            .query_row(
-                "SELECT seq, changed_at FROM ops_config_seq WHERE app_id = ?",
-                params![app_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?
-            .unwrap_or((0, 0)))
+        match self.db.query_opt(
+            "SELECT seq, changed_at FROM ops_config_seq WHERE app_id = ?",
+            &params![app_id],
+        )? {
+            Some(r) => Ok((r.get(0)?, r.get(1)?)),
+            None => Ok((0, 0)),
+        }
     }
 
     /// Bumps the config sequence without an object change (e.g. a site's
     /// health changed).
     pub fn bump_config_seq(&self, app_id: &str) -> Result<()> {
-        self.conn()?.execute(
-            "INSERT INTO ops_config_seq (app_id, seq, changed_at) VALUES (?, 1, ?)
-             ON CONFLICT (app_id) DO UPDATE SET seq = seq + 1, changed_at = excluded.changed_at",
-            params![app_id, now()],
-        )?;
+        self.db.execute(BUMP_SEQ, &params![app_id, now()])?;
         Ok(())
     }
 
     pub fn audit_entry(&self, id: i64) -> Result<Option<AuditEntry>> {
-        Ok(self
-            .conn()?
-            .query_row(
+        self.db
+            .query_opt(
                 &format!("SELECT {AUDIT_COLS} FROM ops_audit WHERE id = ?"),
-                params![id],
-                audit_row,
-            )
-            .optional()?)
+                &params![id],
+            )?
+            .as_ref()
+            .map(audit_row)
+            .transpose()
     }
 
     /// The audit log, newest first.
     pub fn audit(&self, app_id: Option<&str>, limit: u32) -> Result<Vec<AuditEntry>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare(&format!(
-            "SELECT {AUDIT_COLS} FROM ops_audit WHERE (?1 IS NULL OR app_id = ?1)
-             ORDER BY id DESC LIMIT ?2"
-        ))?;
-        let rows = st
-            .query_map(params![app_id, limit], audit_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+        self.db
+            .query(
+                &format!(
+                    "SELECT {AUDIT_COLS} FROM ops_audit WHERE (CAST(?1 AS TEXT) IS NULL OR app_id = ?1)
+                     ORDER BY id DESC LIMIT ?2"
+                ),
+                &params![app_id, limit],
+            )?
+            .iter()
+            .map(audit_row)
+            .collect()
     }
 
     /// Records an action awaiting approval; returns its id.
@@ -383,10 +399,10 @@ impl ControlPlane {
             )))[..16]
         );
         let change = serde_json::to_string(c).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        self.conn()?.execute(
+        self.db.execute(
             "INSERT INTO ops_pending (id, app_id, change, requested_by, requested_at, status)
              VALUES (?, ?, ?, ?, ?, 'pending')",
-            params![id, c.app_id, change, requested_by, now()],
+            &params![id, c.app_id, change, requested_by, now()],
         )?;
         self.pending(&id)?
             .ok_or_else(|| StoreError::NotFound(format!("pending action {id}")))
@@ -394,111 +410,116 @@ impl ControlPlane {
 
     pub fn pending(&self, id: &str) -> Result<Option<Pending>> {
         Ok(self
-            .conn()?
-            .query_row(
-                "SELECT id, app_id, change, requested_by, requested_at, status, decided_by, decided_at, audit_id
-                 FROM ops_pending WHERE id = ?",
-                params![id],
-                pending_row,
-            )
-            .optional()?
+            .db
+            .query_opt(
+                &format!("SELECT {PENDING_COLS} FROM ops_pending WHERE id = ?"),
+                &params![id],
+            )?
+            .as_ref()
+            .map(pending_row)
+            .transpose()?
             .flatten())
     }
 
     /// Actions of an app (or all), newest first; `only_open` keeps those
     /// still awaiting a decision.
     pub fn pendings(&self, app_id: Option<&str>, only_open: bool) -> Result<Vec<Pending>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare(
-            "SELECT id, app_id, change, requested_by, requested_at, status, decided_by, decided_at, audit_id
-             FROM ops_pending WHERE (?1 IS NULL OR app_id = ?1) AND (?2 = 0 OR status = 'pending')
-             ORDER BY requested_at DESC, id",
+        let rows = self.db.query(
+            &format!(
+                "SELECT {PENDING_COLS} FROM ops_pending
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR app_id = ?1)
+                   AND (CAST(?2 AS BIGINT) = 0 OR status = 'pending')
+                 ORDER BY requested_at DESC, id"
+            ),
+            &params![app_id, only_open],
         )?;
-        let rows = st
-            .query_map(params![app_id, i64::from(only_open)], pending_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows.into_iter().flatten().collect())
+        let mut out = Vec::new();
+        for r in &rows {
+            out.extend(pending_row(r)?);
+        }
+        Ok(out)
     }
 
     /// Marks a pending action decided; false if it was no longer pending
     /// (decided concurrently).
     pub fn decide_pending(&self, id: &str, status: &str, by: &str) -> Result<bool> {
-        let n = self.conn()?.execute(
+        let n = self.db.execute(
             "UPDATE ops_pending SET status = ?, decided_by = ?, decided_at = ?
              WHERE id = ? AND status = 'pending'",
-            params![status, by, now(), id],
+            &params![status, by, now(), id],
         )?;
         Ok(n == 1)
     }
 
     /// Appends an alert event; returns its id.
     pub fn record_alert(&self, e: &AlertEvent) -> Result<i64> {
-        let conn = self.conn()?;
-        conn.execute(
-            "INSERT INTO alert_history (at, rule_id, app_id, series, event, clause, value, threshold, detail)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            params![
-                e.at,
-                e.rule_id,
-                e.app_id,
-                e.series,
-                e.event,
-                e.clause,
-                e.value,
-                e.threshold,
-                json_text(&e.detail)?
-            ],
-        )?;
-        Ok(conn.last_insert_rowid())
+        self.db
+            .query_opt(
+                "INSERT INTO alert_history (at, rule_id, app_id, series, event, clause, value, threshold, detail)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                &params![
+                    e.at,
+                    e.rule_id,
+                    e.app_id,
+                    e.series,
+                    e.event,
+                    e.clause,
+                    e.value,
+                    e.threshold,
+                    json_text(&e.detail)?
+                ],
+            )?
+            .ok_or_else(|| StoreError::Decode("INSERT … RETURNING id gave no row".into()))?
+            .get(0)
     }
 
     /// Alert events, newest first.
     pub fn alert_history(&self, f: &AlertFilter) -> Result<Vec<AlertEvent>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare(
-            "SELECT id, at, rule_id, app_id, series, event, clause, value, threshold, detail
-             FROM alert_history WHERE (?1 IS NULL OR app_id = ?1) AND (?2 IS NULL OR rule_id = ?2)
-               AND (?3 IS NULL OR at >= ?3) AND (?4 IS NULL OR at <= ?4)
-             ORDER BY id DESC LIMIT ?5",
-        )?;
-        let rows = st
-            .query_map(
-                params![
+        self.db
+            .query(
+                "SELECT id, at, rule_id, app_id, series, event, clause, value, threshold, detail
+                 FROM alert_history
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR app_id = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR rule_id = ?2)
+                   AND (CAST(?3 AS BIGINT) IS NULL OR at >= ?3)
+                   AND (CAST(?4 AS BIGINT) IS NULL OR at <= ?4)
+                 ORDER BY id DESC LIMIT ?5",
+                &params![
                     f.app_id,
                     f.rule_id,
                     f.since,
                     f.until,
                     f.limit.unwrap_or(100)
                 ],
-                |r| {
-                    Ok(AlertEvent {
-                        id: r.get(0)?,
-                        at: r.get(1)?,
-                        rule_id: r.get(2)?,
-                        app_id: r.get(3)?,
-                        series: r.get(4)?,
-                        event: r.get(5)?,
-                        clause: r.get(6)?,
-                        value: r.get(7)?,
-                        threshold: r.get(8)?,
-                        detail: parse_json(r.get(9)?).unwrap_or(Value::Null),
-                    })
-                },
             )?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            .iter()
+            .map(|r| {
+                Ok(AlertEvent {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    rule_id: r.get(2)?,
+                    app_id: r.get(3)?,
+                    series: r.get(4)?,
+                    event: r.get(5)?,
+                    clause: r.get(6)?,
+                    value: r.get(7)?,
+                    threshold: r.get(8)?,
+                    detail: parse_json(r.get(9)?).unwrap_or(Value::Null),
+                })
+            })
+            .collect()
     }
 
     pub fn record_delivery(&self, d: &Delivery) -> Result<()> {
-        self.conn()?.execute(
+        self.db.execute(
             "INSERT INTO alert_deliveries (history_id, channel, target, attempt, ok, error, at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
-            params![
+            &params![
                 d.history_id,
                 d.channel,
                 d.target,
                 d.attempt,
-                i64::from(d.ok),
+                d.ok,
                 d.error,
                 d.at
             ],
@@ -508,59 +529,59 @@ impl ControlPlane {
 
     /// Delivery attempts of one alert event.
     pub fn deliveries(&self, history_id: i64) -> Result<Vec<Delivery>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare(
-            "SELECT history_id, channel, target, attempt, ok, error, at FROM alert_deliveries
-             WHERE history_id = ? ORDER BY id",
-        )?;
-        let rows = st
-            .query_map(params![history_id], |r| {
+        self.db
+            .query(
+                "SELECT history_id, channel, target, attempt, ok, error, at FROM alert_deliveries
+                 WHERE history_id = ? ORDER BY id",
+                &params![history_id],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(Delivery {
                     history_id: r.get(0)?,
                     channel: r.get(1)?,
                     target: r.get(2)?,
                     attempt: r.get(3)?,
-                    ok: r.get::<_, i64>(4)? != 0,
+                    ok: r.get(4)?,
                     error: r.get(5)?,
                     at: r.get(6)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
+            .collect()
     }
 
     /// Signing keys, newest first (retired ones included).
     pub fn signing_keys(&self) -> Result<Vec<SigningKeyRow>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare(
-            "SELECT key_id, secret, created_at, retired_at FROM signing_keys
-             ORDER BY created_at DESC, rowid DESC",
-        )?;
-        let rows = st
-            .query_map([], |r| {
+        self.db
+            .query(
+                "SELECT key_id, secret, created_at, retired_at FROM signing_keys
+                 ORDER BY created_at DESC, rowid DESC",
+                &params![],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(SigningKeyRow {
                     key_id: r.get(0)?,
                     secret: r.get(1)?,
                     created_at: r.get(2)?,
                     retired_at: r.get(3)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
+            .collect()
     }
 
     pub fn add_signing_key(&self, key_id: &str, secret: &[u8]) -> Result<()> {
-        self.conn()?.execute(
+        self.db.execute(
             "INSERT INTO signing_keys (key_id, secret, created_at) VALUES (?, ?, ?)",
-            params![key_id, secret, now()],
+            &params![key_id, secret, now()],
         )?;
         Ok(())
     }
 
     pub fn retire_signing_key(&self, key_id: &str) -> Result<()> {
-        let n = self.conn()?.execute(
+        let n = self.db.execute(
             "UPDATE signing_keys SET retired_at = ? WHERE key_id = ? AND retired_at IS NULL",
-            params![now(), key_id],
+            &params![now(), key_id],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("signing key {key_id}")));
@@ -580,27 +601,27 @@ impl ControlPlane {
         // unnamed token behind.
         let token = format!("vt_{}", crate::control::random_hex(24));
         let hash = crate::control::token_hash(&token);
-        let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        let taken: Option<String> = tx
-            .query_row(
+        let name = name.to_string();
+        self.db.transaction(move |tx| {
+            let taken = tx.query_opt(
                 "SELECT name FROM api_token_names WHERE name = ?",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if taken.is_some() {
-            return Err(StoreError::Conflict(format!("token name {name} is taken")));
-        }
-        tx.execute(
-            "INSERT INTO api_tokens (token_hash, role, label, created_at) VALUES (?, ?, ?, ?)",
-            params![hash, role.as_str(), name, now()],
-        )?;
-        tx.execute(
-            "INSERT INTO api_token_names (token_hash, name) VALUES (?, ?)",
-            params![hash, name],
-        )?;
-        tx.commit()?;
+                &params![name],
+            )?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict(format!("token name {name} is taken")));
+            }
+            tx.execute(
+                "INSERT INTO api_tokens (token_hash, role, label, created_at) VALUES (?, ?, ?, ?)",
+                &params![hash, role.as_str(), name, now()],
+            )?;
+            // A concurrent creation of the same name fails here on the
+            // UNIQUE constraint, also as a Conflict.
+            tx.execute(
+                "INSERT INTO api_token_names (token_hash, name) VALUES (?, ?)",
+                &params![hash, name],
+            )?;
+            Ok(())
+        })?;
         Ok(token)
     }
 
@@ -615,14 +636,12 @@ impl ControlPlane {
             .unwrap_or_default();
         let hash = crate::control::token_hash(token);
         let name: Option<String> = self
-            .conn()
-            .map_err(|e| AuthFailure::Store(e.to_string()))?
-            .query_row(
+            .db
+            .query_opt(
                 "SELECT name FROM api_token_names WHERE token_hash = ?",
-                params![hash],
-                |r| r.get(0),
+                &params![hash],
             )
-            .optional()
+            .and_then(|r| r.map(|r| r.get(0)).transpose())
             .map_err(|e| AuthFailure::Store(e.to_string()))?;
         Ok(Identity {
             name: name.unwrap_or_else(|| format!("token:{}", &hash[..12])),
@@ -681,10 +700,10 @@ mod tests {
         assert_eq!(e2.before, Some(json!({"enabled": false})));
         assert_eq!(cp.config_seq("a").unwrap().0, 2);
         assert_eq!(cp.audit(Some("a"), 10).unwrap().len(), 2);
-        let conn = cp.conn().unwrap();
-        assert!(conn.execute("DELETE FROM ops_audit", []).is_err());
+        assert!(cp.db.execute("DELETE FROM ops_audit", &[]).is_err());
         assert!(
-            conn.execute("UPDATE ops_audit SET actor = 'x'", [])
+            cp.db
+                .execute("UPDATE ops_audit SET actor = 'x'", &[])
                 .is_err()
         );
     }

@@ -3,8 +3,8 @@
 //! plane.
 
 use crate::control::{ControlPlane, now};
+use crate::cpdb::params;
 use crate::{Result, StoreError};
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 /// Package size of one platform / ABI split.
@@ -121,26 +121,27 @@ impl ControlPlane {
         } else {
             now()
         };
-        self.conn()?.execute(
+        self.db.execute(
             "INSERT INTO releases (app_id, version, build, notes, package_sizes, min_version, released_at, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (app_id, version, build) DO UPDATE SET notes = excluded.notes,
                package_sizes = excluded.package_sizes, min_version = excluded.min_version,
                released_at = excluded.released_at",
-            params![meta.app_id, meta.version, meta.build, meta.notes, sizes, min, released, now()],
+            &params![meta.app_id, meta.version, meta.build, meta.notes, sizes, min, released, now()],
         )?;
         Ok(())
     }
 
     /// Metadata of every registered release of an app, oldest first.
     pub fn releases(&self, app_id: &str) -> Result<Vec<ReleaseMeta>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare(
-            "SELECT app_id, version, build, notes, package_sizes, min_version, released_at
-             FROM releases WHERE app_id = ? ORDER BY released_at, version, build",
-        )?;
-        let rows = st
-            .query_map(params![app_id], |r| {
+        self.db
+            .query(
+                "SELECT app_id, version, build, notes, package_sizes, min_version, released_at
+                 FROM releases WHERE app_id = ? ORDER BY released_at, version, build",
+                &params![app_id],
+            )?
+            .iter()
+            .map(|r| {
                 let sizes: String = r.get(4)?;
                 let min: Option<String> = r.get(5)?;
                 Ok(ReleaseMeta {
@@ -152,9 +153,8 @@ impl ControlPlane {
                     min_version: min.and_then(|m| serde_json::from_str(&m).ok()),
                     released_at: r.get(6)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
+            .collect()
     }
 
     /// Sets a crash group's lifecycle state.
@@ -168,39 +168,39 @@ impl ControlPlane {
         by: &str,
     ) -> Result<()> {
         let resolved_at = (status == GroupStatus::Resolved).then(now);
-        self.conn()?.execute(
+        self.db.execute(
             "INSERT INTO crash_groups (app_id, fingerprint, status, resolved_in, resolved_at, merged_into, updated_by, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (app_id, fingerprint) DO UPDATE SET status = excluded.status,
                resolved_in = excluded.resolved_in, resolved_at = excluded.resolved_at,
                merged_into = excluded.merged_into, updated_by = excluded.updated_by,
                updated_at = excluded.updated_at",
-            params![app_id, fingerprint, status.as_str(), resolved_in, resolved_at, merged_into, by, now()],
+            &params![app_id, fingerprint, status.as_str(), resolved_in, resolved_at, merged_into, by, now()],
         )?;
         Ok(())
     }
 
     /// Every recorded crash-group state of an app.
     pub fn group_states(&self, app_id: &str) -> Result<Vec<GroupState>> {
-        let conn = self.conn()?;
-        let mut st = conn.prepare(
-            "SELECT fingerprint, status, resolved_in, resolved_at, merged_into, updated_by, updated_at
-             FROM crash_groups WHERE app_id = ?",
-        )?;
-        let rows = st
-            .query_map(params![app_id], |r| {
+        self.db
+            .query(
+                "SELECT fingerprint, status, resolved_in, resolved_at, merged_into, updated_by, updated_at
+                 FROM crash_groups WHERE app_id = ? ORDER BY fingerprint",
+                &params![app_id],
+            )?
+            .iter()
+            .map(|r| {
                 Ok(GroupState {
                     fingerprint: r.get(0)?,
-                    status: GroupStatus::parse(&r.get::<_, String>(1)?),
+                    status: GroupStatus::parse(&r.get::<String>(1)?),
                     resolved_in: r.get(2)?,
                     resolved_at: r.get(3)?,
                     merged_into: r.get(4)?,
                     updated_by: r.get(5)?,
                     updated_at: r.get(6)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
+            .collect()
     }
 
     /// One group's state, if recorded.

@@ -1,4 +1,4 @@
-//! Dashboard users and their sessions (control plane, SQLite).
+//! Dashboard users and their sessions (control plane).
 //!
 //! * **Users**: unique name, Argon2id password hash (PHC string), role
 //!   (viewer < operator < admin, as API tokens), disabled flag. A user's
@@ -11,11 +11,11 @@
 //!   Logout revokes the row (6.3e): a copied cookie is worthless after it.
 
 use crate::control::{ControlPlane, Role, now};
+use crate::cpdb::params;
 use crate::{Result, StoreError};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -125,10 +125,10 @@ impl ControlPlane {
         check_password(password)?;
         let hash = hash_password(password)?;
         let at = now();
-        let n = self.conn()?.execute(
-            "INSERT OR IGNORE INTO users (name, password_hash, role, disabled, created_at)
-             VALUES (?, ?, ?, 0, ?)",
-            params![name, hash, role.as_str(), at],
+        let n = self.db.execute(
+            "INSERT INTO users (name, password_hash, role, disabled, created_at)
+             VALUES (?, ?, ?, 0, ?) ON CONFLICT (name) DO NOTHING",
+            &params![name, hash, role.as_str(), at],
         )?;
         if n == 0 {
             return Err(StoreError::Conflict(format!("user {name} exists")));
@@ -143,30 +143,31 @@ impl ControlPlane {
 
     /// Every user, by name.
     pub fn users(&self) -> Result<Vec<User>> {
-        let conn = self.conn()?;
-        let mut st =
-            conn.prepare("SELECT name, role, disabled, created_at FROM users ORDER BY name")?;
-        let rows = st
-            .query_map([], |r| {
+        self.db
+            .query(
+                "SELECT name, role, disabled, created_at FROM users ORDER BY name",
+                &params![],
+            )?
+            .iter()
+            .map(|r| {
                 let role: String = r.get(1)?;
                 Ok(User {
                     name: r.get(0)?,
                     role: Role::parse(&role).unwrap_or(Role::Viewer),
-                    disabled: r.get::<_, i64>(2)? != 0,
+                    disabled: r.get(2)?,
                     created_at: r.get(3)?,
                 })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(rows)
+            })
+            .collect()
     }
 
     /// Replaces a user's password and ends their sessions.
     pub fn set_password(&self, name: &str, password: &str) -> Result<()> {
         check_password(password)?;
         let hash = hash_password(password)?;
-        let n = self.conn()?.execute(
+        let n = self.db.execute(
             "UPDATE users SET password_hash = ? WHERE name = ?",
-            params![hash, name],
+            &params![hash, name],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("user {name}")));
@@ -176,9 +177,9 @@ impl ControlPlane {
 
     /// Disables or re-enables a user; disabling ends their sessions.
     pub fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<()> {
-        let n = self.conn()?.execute(
+        let n = self.db.execute(
             "UPDATE users SET disabled = ? WHERE name = ?",
-            params![i64::from(disabled), name],
+            &params![disabled, name],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound(format!("user {name}")));
@@ -193,20 +194,18 @@ impl ControlPlane {
     /// or a wrong password (indistinguishable to the caller; an unknown
     /// name still costs one hash, so timing does not tell names apart).
     pub fn verify_user(&self, name: &str, password: &str) -> Result<Option<User>> {
-        let row: Option<(String, String, i64, i64)> = self
-            .conn()?
-            .query_row(
-                "SELECT password_hash, role, disabled, created_at FROM users WHERE name = ?",
-                params![name],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        let Some((hash, role, disabled, created_at)) = row else {
+        let row = self.db.query_opt(
+            "SELECT password_hash, role, disabled, created_at FROM users WHERE name = ?",
+            &params![name],
+        )?;
+        let Some(row) = row else {
             // Same work as a real check.
             let _ = verify(password, dummy_hash());
             return Ok(None);
         };
-        if !verify(password, &hash) || disabled != 0 {
+        let (hash, role, disabled, created_at): (String, String, bool, i64) =
+            (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
+        if !verify(password, &hash) || disabled {
             return Ok(None);
         }
         Ok(Role::parse(&role).map(|role| User {
@@ -234,10 +233,10 @@ impl ControlPlane {
             last_seen: at,
             expires_at: at + limits.max_secs,
         };
-        self.conn()?.execute(
+        self.db.execute(
             "INSERT INTO web_sessions (id_hash, user_name, csrf, created_at, last_seen, expires_at)
              VALUES (?, ?, ?, ?, ?, ?)",
-            params![sha256_hex(&id), s.user, s.csrf, at, at, s.expires_at],
+            &params![sha256_hex(&id), s.user, s.csrf, at, at, s.expires_at],
         )?;
         Ok((id, s))
     }
@@ -248,40 +247,35 @@ impl ControlPlane {
     pub fn web_session(&self, id: &str, limits: SessionLimits) -> Result<Option<WebSession>> {
         let at = now();
         let hash = sha256_hex(id);
-        let conn = self.conn()?;
-        let row = conn
-            .query_row(
-                "SELECT s.user_name, u.role, s.csrf, s.created_at, s.last_seen, s.expires_at
-                 FROM web_sessions s JOIN users u ON u.name = s.user_name
-                 WHERE s.id_hash = ? AND s.revoked_at IS NULL AND u.disabled = 0",
-                params![hash],
-                |r| {
-                    let role: String = r.get(1)?;
-                    Ok(WebSession {
-                        user: r.get(0)?,
-                        role: Role::parse(&role).unwrap_or(Role::Viewer),
-                        csrf: r.get(2)?,
-                        created_at: r.get(3)?,
-                        last_seen: r.get(4)?,
-                        expires_at: r.get(5)?,
-                    })
-                },
-            )
-            .optional()?;
-        let Some(mut s) = row else {
+        let row = self.db.query_opt(
+            "SELECT s.user_name, u.role, s.csrf, s.created_at, s.last_seen, s.expires_at
+             FROM web_sessions s JOIN users u ON u.name = s.user_name
+             WHERE s.id_hash = ? AND s.revoked_at IS NULL AND u.disabled = 0",
+            &params![hash],
+        )?;
+        let Some(r) = row else {
             return Ok(None);
         };
+        let role: String = r.get(1)?;
+        let mut s = WebSession {
+            user: r.get(0)?,
+            role: Role::parse(&role).unwrap_or(Role::Viewer),
+            csrf: r.get(2)?,
+            created_at: r.get(3)?,
+            last_seen: r.get(4)?,
+            expires_at: r.get(5)?,
+        };
         if at >= s.expires_at || at - s.last_seen > limits.idle_secs {
-            conn.execute(
+            self.db.execute(
                 "UPDATE web_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL",
-                params![at, hash],
+                &params![at, hash],
             )?;
             return Ok(None);
         }
         if at > s.last_seen {
-            conn.execute(
-                "UPDATE web_sessions SET last_seen = ? WHERE id_hash = ?",
-                params![at, hash],
+            self.db.execute(
+                "UPDATE web_sessions SET last_seen = ? WHERE id_hash = ? AND last_seen < ?",
+                &params![at, hash, at],
             )?;
             s.last_seen = at;
         }
@@ -290,18 +284,18 @@ impl ControlPlane {
 
     /// Ends one session server-side (logout).
     pub fn end_web_session(&self, id: &str) -> Result<()> {
-        self.conn()?.execute(
+        self.db.execute(
             "UPDATE web_sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL",
-            params![now(), sha256_hex(id)],
+            &params![now(), sha256_hex(id)],
         )?;
         Ok(())
     }
 
     /// Ends every session of a user.
     pub fn end_user_sessions(&self, name: &str) -> Result<()> {
-        self.conn()?.execute(
+        self.db.execute(
             "UPDATE web_sessions SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL",
-            params![now(), name],
+            &params![now(), name],
         )?;
         Ok(())
     }
@@ -343,13 +337,11 @@ mod tests {
             Err(StoreError::Invalid(_))
         ));
         let stored: String = cp
-            .conn()
+            .db
+            .query_opt("SELECT password_hash FROM users WHERE name = 'ops-a'", &[])
             .unwrap()
-            .query_row(
-                "SELECT password_hash FROM users WHERE name = 'ops-a'",
-                [],
-                |r| r.get(0),
-            )
+            .unwrap()
+            .get(0)
             .unwrap();
         assert!(stored.starts_with("$argon2id$"), "{stored}");
         assert_eq!(cp.verify_user("ops-a", "wrong password!").unwrap(), None);
