@@ -233,6 +233,20 @@ mod tests {
     }
 
     #[test]
+    fn production_config_parses_and_names_the_cluster_and_control_plane() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/vitals.production.toml"
+        ))
+        .expect("production config present");
+        let cfg: Config = toml::from_str(&text).expect("production config parses");
+        cfg.validate().expect("production config valid");
+        assert_eq!(cfg.clickhouse.cluster, "vitals");
+        assert!(cfg.control_plane.url.starts_with("postgres://"));
+        assert!(cfg.clickhouse().is_some(), "production uses ClickHouse");
+    }
+
+    #[test]
     fn control_plane_section_parses_and_is_checked() {
         let cfg: Config = toml::from_str(
             "[control_plane]\nurl = \"postgres://vitals@db/vitals\"\npool_size = 8\nnode_id = \"n1\"",

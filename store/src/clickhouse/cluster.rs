@@ -127,6 +127,16 @@ impl Layout {
     }
 }
 
+/// Whether an error from `system.zookeeper` says there is no ZooKeeper
+/// configuration at all (18.16: the table does not exist; current
+/// releases: NO_ZOOKEEPER).
+fn keeper_absent(error: &str) -> bool {
+    let e = error.to_ascii_lowercase();
+    e.contains("system.zookeeper doesn't exist")
+        || e.contains("no_zookeeper")
+        || e.contains("no zookeeper")
+}
+
 fn sharding_key(table: &str) -> Option<&'static str> {
     SHARDED.iter().find(|(t, _)| *t == table).map(|(_, k)| *k)
 }
@@ -240,7 +250,7 @@ impl ClickHouseStore {
                 admin: base_client(&cfg),
             });
         }
-        let replicated = self.has_keeper().await;
+        let replicated = self.has_keeper().await?;
         tracing::info!(
             cluster = name,
             nodes = nodes.len(),
@@ -254,13 +264,22 @@ impl ClickHouseStore {
     }
 
     /// Whether the server has ZooKeeper/Keeper (then local tables are
-    /// replicated).
-    async fn has_keeper(&self) -> bool {
-        base_client(&self.cfg)
+    /// replicated). A configured but unreachable one is an error, not a
+    /// silent fall-back to unreplicated tables.
+    async fn has_keeper(&self) -> Result<bool> {
+        match base_client(&self.cfg)
             .query("SELECT count() FROM system.zookeeper WHERE path = '/'")
             .execute()
             .await
-            .is_ok()
+        {
+            Ok(()) => Ok(true),
+            Err(e) if keeper_absent(&e.to_string()) => Ok(false),
+            Err(e) => Err(StoreError::Schema(format!(
+                "the ClickHouse server at {} has ZooKeeper/Keeper configured but it does not \
+                 answer ({e}); replicated tables cannot be created until it does",
+                self.cfg.url
+            ))),
+        }
     }
 
     /// Runs node-local statements on every node.
@@ -393,6 +412,19 @@ mod tests {
         );
         let e = "CREATE TABLE IF NOT EXISTS batches (a String) ENGINE = MergeTree ORDER BY a";
         assert!(l.create(e)[0].contains("ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/db/batches_local', '{replica}') ORDER BY a"));
+    }
+
+    #[test]
+    fn only_a_missing_keeper_configuration_means_unreplicated() {
+        assert!(keeper_absent(
+            "Code: 60, e.displayText() = DB::Exception: Table system.zookeeper doesn't exist., e.what() = DB::Exception"
+        ));
+        assert!(keeper_absent(
+            "Code: 225. DB::Exception: There is no zookeeper configuration. (NO_ZOOKEEPER)"
+        ));
+        assert!(!keeper_absent(
+            "Code: 999. Coordination::Exception: Connection loss"
+        ));
     }
 
     #[test]
