@@ -8,7 +8,7 @@
 //! - `rollup_sessions`: session rows counted per release, environment,
 //!   trust, local day and the compatibility dimensions (platform, device
 //!   class, OS major, screen class, network family, device model).
-//! - `rollup_users` / `rollup_users_daily`: one row per user (per local day)
+//! - `rollup_users` / `rollup_users_daily` (SQLite only): one row per user (per local day)
 //!   and release, with how many rows, active rows (session or crash) and
 //!   fatal crashes the user had: exact distinct counts over a table the size
 //!   of the user base, not of the event stream.
@@ -126,10 +126,12 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
                 .iter()
                 .map(|m| user_measure(d, m, all_kinds))
                 .collect::<Option<Vec<_>>>()?;
-            let t = if has_day {
-                Table::UsersDaily
-            } else {
-                Table::Users
+            let t = match (has_day, d) {
+                // ClickHouse keeps no per-user-per-day table (see
+                // rollup_ddl): exact daily users come from raw rows.
+                (true, Dialect::ClickHouse) => return None,
+                (true, Dialect::Sqlite) => Table::UsersDaily,
+                (false, _) => Table::Users,
             };
             (t, dims, ms)
         }
@@ -403,9 +405,10 @@ mod tests {
         assert!(r.sql.contains("active > 0"), "{}", r.sql);
         let daily = query(&[], vec![Dim::Day(tz.into())], vec![Measure::Users(None)]);
         assert_eq!(
-            route(Dialect::ClickHouse, &daily, tz).map(|r| r.table),
+            route(Dialect::Sqlite, &daily, tz).map(|r| r.table),
             Some(Table::UsersDaily)
         );
+        assert!(route(Dialect::ClickHouse, &daily, tz).is_none());
         let mem = query(
             &["perf"],
             vec![Dim::BucketB],

@@ -9,7 +9,7 @@ use crate::query::{Dialect, lit};
 
 /// Version of the rollup layout; a store whose rollups carry another
 /// version reads raw rows until `migrate` rebuilds them.
-pub(crate) const ROLLUP_VERSION: u32 = 2;
+pub(crate) const ROLLUP_VERSION: u32 = 3;
 
 /// What the settings table records for rollups built in `tz`.
 pub(crate) fn stamp(tz: &str) -> String {
@@ -34,6 +34,11 @@ struct Feed {
     /// Earliest / latest row time (first and last seen). Kept through
     /// erasure: a release's first-seen time is not personal data.
     extremes: &'static [(&'static str, Ext)],
+    /// Whether ClickHouse keeps it too. The per-user-per-day table is
+    /// SQLite's only: on ClickHouse its view cost a third of the insert
+    /// time, charts read the day sketches instead, and exact daily users
+    /// (the time-series API) are counted from raw rows.
+    clickhouse: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -95,6 +100,7 @@ const FEEDS: &[Feed] = &[
             ),
         ],
         extremes: &[("first_ts", Ext::Min), ("last_ts", Ext::Max)],
+        clickhouse: true,
     },
     Feed {
         table: "rollup_users",
@@ -102,6 +108,7 @@ const FEEDS: &[Feed] = &[
         keys: USER_KEYS,
         values: USER_VALUES,
         extremes: NO_EXTREMES,
+        clickhouse: true,
     },
     Feed {
         table: "rollup_users_daily",
@@ -117,6 +124,7 @@ const FEEDS: &[Feed] = &[
         ],
         values: USER_VALUES,
         extremes: NO_EXTREMES,
+        clickhouse: false,
     },
     Feed {
         table: "rollup_samples",
@@ -146,6 +154,7 @@ const FEEDS: &[Feed] = &[
             ),
         ],
         extremes: NO_EXTREMES,
+        clickhouse: true,
     },
     Feed {
         table: "rollup_samples",
@@ -166,6 +175,7 @@ const FEEDS: &[Feed] = &[
         ],
         values: &[("n", "1"), ("total", "$memory_mb")],
         extremes: NO_EXTREMES,
+        clickhouse: true,
     },
 ];
 
@@ -203,6 +213,25 @@ pub(crate) fn tables() -> Vec<&'static str> {
     t.dedup();
     t
 }
+
+/// The feeds ClickHouse keeps, with their view numbers.
+fn ch_feeds() -> impl Iterator<Item = (usize, &'static Feed)> {
+    FEEDS.iter().enumerate().filter(|(_, f)| f.clickhouse)
+}
+
+/// The rollup tables ClickHouse keeps, each once.
+fn ch_tables() -> Vec<&'static str> {
+    let mut t: Vec<&str> = ch_feeds().map(|(_, f)| f.table).collect();
+    t.dedup();
+    t
+}
+
+/// Views and triggers are numbered by feed; a rebuild drops this many so
+/// that ones left by an older layout with more feeds go too.
+const MAX_FEEDS: usize = 16;
+
+/// Tables an older layout kept on ClickHouse and this one does not.
+const CH_RETIRED: &[&str] = &["rollup_users_daily"];
 
 fn expr(d: Dialect, e: &str, row: &str, tz: &str) -> String {
     let day = match d {
@@ -320,12 +349,18 @@ pub(crate) fn clickhouse_rebuild(tz: &str, layout: &Layout) -> ChRebuild {
         views: Vec::new(),
         backfill: Vec::new(),
     };
-    for (i, _) in FEEDS.iter().enumerate() {
+    for i in 0..MAX_FEEDS {
         r.tables.push(format!("DROP TABLE IF EXISTS rollup_mv_{i}"));
     }
     r.tables
         .push("DROP TABLE IF EXISTS rollup_mv_sketch".into());
-    for t in tables() {
+    for t in CH_RETIRED {
+        r.tables.push(format!("DROP TABLE IF EXISTS {t}"));
+        if layout.is_cluster() {
+            r.tables.push(format!("DROP TABLE IF EXISTS {t}_local"));
+        }
+    }
+    for t in ch_tables() {
         r.tables.extend(layout.create(&ch_create(t)));
         r.truncate
             .push(format!("TRUNCATE TABLE {}", layout.local(t)));
@@ -335,7 +370,7 @@ pub(crate) fn clickhouse_rebuild(tz: &str, layout: &Layout) -> ChRebuild {
         "TRUNCATE TABLE {}",
         layout.local("rollup_user_sketch")
     ));
-    for (i, f) in FEEDS.iter().enumerate() {
+    for (i, f) in ch_feeds() {
         let select = ch_select(f, tz, false, "", &events);
         r.views.push(format!(
             "CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_mv_{i} TO {} AS {select}",
@@ -392,8 +427,8 @@ pub(crate) fn clickhouse_erase_deltas(tz: &str, app_id: &str, user_id: &str) -> 
         lit(d, app_id),
         lit(d, user_id)
     );
-    FEEDS
-        .iter()
+    ch_feeds()
+        .map(|(_, f)| f)
         .filter(|f| !f.keys.iter().any(|(c, _)| *c == "user_key"))
         .map(|f| {
             format!(
@@ -407,8 +442,8 @@ pub(crate) fn clickhouse_erase_deltas(tz: &str, app_id: &str, user_id: &str) -> 
 
 /// Rollup tables keyed by user.
 pub(crate) fn clickhouse_user_tables() -> Vec<&'static str> {
-    let mut t: Vec<&str> = FEEDS
-        .iter()
+    let mut t: Vec<&str> = ch_feeds()
+        .map(|(_, f)| f)
         .filter(|f| f.keys.iter().any(|(c, _)| *c == "user_key"))
         .map(|f| f.table)
         .collect();
@@ -424,7 +459,7 @@ pub(crate) fn clickhouse_user_tables() -> Vec<&'static str> {
 pub(crate) fn sqlite_rebuild(tz: &str) -> String {
     let d = Dialect::Sqlite;
     let mut out = Vec::new();
-    for (i, _) in FEEDS.iter().enumerate() {
+    for i in 0..MAX_FEEDS {
         out.push(format!("DROP TRIGGER IF EXISTS rollup_ins_{i}"));
         out.push(format!("DROP TRIGGER IF EXISTS rollup_del_{i}"));
     }
@@ -537,10 +572,7 @@ mod tests {
                 .all(|s| s.contains("-toInt64(sum(ifNull(1, 0))) AS n"))
         );
         assert!(deltas[0].contains("app_id = 'a\\'b'"), "{}", deltas[0]);
-        assert_eq!(
-            clickhouse_user_tables(),
-            vec!["rollup_users", "rollup_users_daily"]
-        );
+        assert_eq!(clickhouse_user_tables(), vec!["rollup_users"]);
     }
 
     #[test]
@@ -567,9 +599,14 @@ mod tests {
             .count();
         assert_eq!(
             distributed,
-            tables().len() + 1,
+            ch_tables().len() + 1,
             "every rollup table and the sketch"
         );
+        assert!(
+            r.tables
+                .contains(&"DROP TABLE IF EXISTS rollup_users_daily_local".to_string())
+        );
+        assert!(!r.views.iter().any(|v| v.contains("rollup_users_daily")));
     }
 
     #[test]

@@ -37,7 +37,6 @@ const SHARDED: &[(&str, &str)] = &[
     ("batches", "cityHash64(app_id, batch_id)"),
     ("rollup_sessions", "rand()"),
     ("rollup_users", "cityHash64(app_id, user_key)"),
-    ("rollup_users_daily", "cityHash64(app_id, user_key)"),
     ("rollup_samples", "rand()"),
     ("rollup_user_sketch", "rand()"),
 ];
@@ -69,6 +68,10 @@ impl Layout {
                 replicated,
             }),
         }
+    }
+
+    pub(crate) fn is_cluster(&self) -> bool {
+        self.cluster.is_some()
     }
 
     /// The node-local table behind `table`.
