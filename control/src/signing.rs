@@ -22,7 +22,9 @@ impl Keys {
     pub fn load(cp: &ControlPlane) -> Result<Keys, StoreError> {
         let mut keys = Self::read(cp)?;
         if keys.keys.is_empty() {
-            rotate(cp)?;
+            // Another node may be doing the same: only one key is added.
+            let (id, seed) = new_key();
+            cp.add_first_signing_key(&id, &seed)?;
             keys = Self::read(cp)?;
         }
         Ok(keys)
@@ -63,12 +65,17 @@ impl Keys {
 
 /// Adds a new signing key; returns its id.
 pub fn rotate(cp: &ControlPlane) -> Result<String, StoreError> {
+    let (id, seed) = new_key();
+    cp.add_signing_key(&id, &seed)?;
+    Ok(id)
+}
+
+/// A fresh key: (id, 32-byte seed).
+fn new_key() -> (String, [u8; 32]) {
     let mut seed = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut seed);
     let pk = SigningKey::from_bytes(&seed).verifying_key().to_bytes();
-    let id = format!("ck_{}", &hex::encode(pk)[..12]);
-    cp.add_signing_key(&id, &seed)?;
-    Ok(id)
+    (format!("ck_{}", &hex::encode(pk)[..12]), seed)
 }
 
 /// Verifies a base64 signature over `body` with any of `public_keys`

@@ -578,6 +578,31 @@ impl ControlPlane {
         Ok(())
     }
 
+    /// Adds the first signing key, unless an unretired one exists already:
+    /// read and insert under one lock, so nodes starting together on a
+    /// fresh control plane make one key between them, not one each.
+    /// Returns whether this key was added.
+    pub fn add_first_signing_key(&self, key_id: &str, secret: &[u8]) -> Result<bool> {
+        let (key_id, secret, at) = (key_id.to_string(), secret.to_vec(), now());
+        self.db.transaction(move |tx| {
+            tx.lock("signing_keys")?;
+            if tx
+                .query_opt(
+                    "SELECT key_id FROM signing_keys WHERE retired_at IS NULL LIMIT 1",
+                    &params![],
+                )?
+                .is_some()
+            {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO signing_keys (key_id, secret, created_at) VALUES (?, ?, ?)",
+                &params![key_id, secret, at],
+            )?;
+            Ok(true)
+        })
+    }
+
     pub fn retire_signing_key(&self, key_id: &str) -> Result<()> {
         let n = self.db.execute(
             "UPDATE signing_keys SET retired_at = ? WHERE key_id = ? AND retired_at IS NULL",
@@ -706,6 +731,24 @@ mod tests {
                 .execute("UPDATE ops_audit SET actor = 'x'", &[])
                 .is_err()
         );
+    }
+
+    #[test]
+    fn only_the_first_signing_key_is_added_as_first() {
+        let (_d, cp) = cp();
+        assert!(cp.add_first_signing_key("k1", &[1; 32]).unwrap());
+        assert!(!cp.add_first_signing_key("k2", &[2; 32]).unwrap());
+        assert_eq!(cp.signing_keys().unwrap().len(), 1);
+        cp.retire_signing_key("k1").unwrap();
+        assert!(cp.add_first_signing_key("k3", &[3; 32]).unwrap());
+        let live: Vec<String> = cp
+            .signing_keys()
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.retired_at.is_none())
+            .map(|k| k.key_id)
+            .collect();
+        assert_eq!(live, ["k3"]);
     }
 
     #[test]

@@ -3,10 +3,13 @@
 #![allow(dead_code)]
 
 pub mod fault;
+pub mod nodes;
 pub mod proxy;
 
 #[allow(unused_imports)]
 pub use fault::*;
+#[allow(unused_imports)]
+pub use nodes::*;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -167,7 +170,11 @@ pub fn create_app_key(data_dir: &Path, app: &str) -> Key {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    parse_key_output(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The key id, secret and project number `vitals keys create` prints.
+pub fn parse_key_output(text: &str) -> Key {
     let field = |name: &str| {
         text.lines()
             .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
