@@ -44,6 +44,8 @@ disk() { # host table → compressed bytes of active parts
   q "$1" "SELECT sum(data_compressed_bytes) FROM system.parts WHERE database = 'vitals' AND table = '$2' AND active"
 }
 one_bytes=$(disk "127.0.0.1:$one_http" events)
+one_all=$(q "127.0.0.1:$one_http" "SELECT sum(bytes) FROM system.parts WHERE database = 'vitals' AND active")
+ch_rss=$(ps -o rss= -C clickhouse-server | sort -n | tail -1)
 cl_bytes=$(( $(disk "127.0.0.2:$cl_http" events_local) + $(disk "127.0.0.3:$cl_http" events_local) ))
 shard1=$(q "127.0.0.2:$cl_http" "SELECT count() FROM vitals.events_local")
 shard2=$(q "127.0.0.3:$cl_http" "SELECT count() FROM vitals.events_local")
@@ -91,9 +93,9 @@ print("identical" if ok else "DIFFERENT")
 PY
 )
 
-python3 - "$one_events" "$one_secs" "$one_rss" "$cl_events" "$cl_secs" "$cl_rss" "$one_bytes" "$cl_bytes" "$shard1" "$shard2" "$release" "$same" "${one_gate[*]}" "${cl_gate[*]}" <<'PY'
+python3 - "$one_events" "$one_secs" "$one_rss" "$cl_events" "$cl_secs" "$cl_rss" "$one_bytes" "$cl_bytes" "$shard1" "$shard2" "$release" "$same" "${one_gate[*]}" "${cl_gate[*]}" "$one_all" "$ch_rss" <<'PY'
 import statistics, sys
-(oe, os_, orss, ce, cs, crss, ob, cb, s1, s2, rel, same, og, cg) = sys.argv[1:]
+(oe, os_, orss, ce, cs, crss, ob, cb, s1, s2, rel, same, og, cg, oall, chrss) = sys.argv[1:]
 oe, ce, s1, s2 = int(oe), int(ce), int(s1), int(s2)
 os_, cs, ob, cb = float(os_), float(cs), int(ob), int(cb)
 og = statistics.median(float(x) for x in og.split()); cg = statistics.median(float(x) for x in cg.split())
@@ -102,7 +104,9 @@ print("|---|---|---|---|")
 print(f"| events ingested (simulate → collector → ClickHouse) | {oe:,} | {ce:,} (shard 1: {s1:,}, shard 2: {s2:,}) | |")
 print(f"| ingest events/s | {oe/os_:,.0f} | {ce/cs:,.0f} | {(ce/cs)/(oe/os_):.2f} |")
 print(f"| bytes per event on disk (`events`, compressed, merged) | {ob/oe:.1f} | {cb/ce:.1f} | {(cb/ce)/(ob/oe):.2f} |")
+print(f"| bytes per event on disk, whole database (events, ledger, rollups) | {int(oall)/oe:.1f} | | |")
 print(f"| peak collector RSS | {int(orss)/1024:.0f} MB | {int(crss)/1024:.0f} MB | |")
+print(f"| largest ClickHouse server RSS at the end | {int(chrss)/1024:.0f} MB | | |")
 print(f"| `vitals gate` for release {rel}, median wall time (incl. process start) | {og:.3f} s | {cg:.3f} s | {cg/og:.2f} |")
 print(f"| gate verdicts on both | {same} | | |")
 PY
