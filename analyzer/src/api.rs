@@ -75,6 +75,13 @@ impl ApiError {
                 Msg::RequestInvalid.key(),
                 Msg::RequestInvalid.render(lang, &[("path", &"."), ("reason", e)]),
             ),
+            ApiError::Analyzer(AnalyzerError::Store(
+                vitals_store::StoreError::ShardUnavailable { shard, .. },
+            )) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Msg::RequestShardUnavailable.key(),
+                Msg::RequestShardUnavailable.render(lang, &[("shard", shard)]),
+            ),
             ApiError::Analyzer(e) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Msg::RequestStoreUnavailable.key(),

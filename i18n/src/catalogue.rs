@@ -115,6 +115,9 @@ catalogue! {
     RequestStoreUnavailable = "request.store_unavailable" {
         zh: "存储不可用：{reason}",
         en: "storage unavailable: {reason}" }
+    RequestShardUnavailable = "request.shard_unavailable" {
+        zh: "ClickHouse 分片 {shard} 无法连接：结果会缺少该分片的数据，因此不予显示。数据仍在接收（暂存于本节点队列），分片恢复后自动写入。",
+        en: "ClickHouse shard {shard} is unreachable: results would lack its data, so none are shown. Ingestion continues (queued on this node) and resumes writing once the shard is back." }
 
     // ---- dashboard (web/) ----------------------------------------------------
     WebAction = "web.action" { zh: "操作", en: "Action" }

@@ -88,6 +88,14 @@ impl WebError {
                 let (_, text) = e.parts(lang);
                 (e.status(), text)
             }
+            WebError::Store(StoreError::ShardUnavailable { shard, .. })
+            | WebError::Analyzer(AnalyzerError::Store(StoreError::ShardUnavailable {
+                shard,
+                ..
+            })) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Msg::RequestShardUnavailable.render(lang, &[("shard", shard)]),
+            ),
             WebError::Analyzer(e) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Msg::RequestStoreUnavailable.render(lang, &[("reason", &e.to_string())]),
