@@ -29,6 +29,8 @@ pub struct Config {
     /// Policy file (TOML) overriding or replacing the built-in standard.
     pub policy: Option<PathBuf>,
     pub collector: CollectorConfig,
+    /// Debug-file store of the symbolicator.
+    pub symbolicator: SymbolicatorSection,
     /// Client config, sites and probes, rollouts, emergency actions.
     pub control: vitals_control::ControlSettings,
     /// Alert rules, SMTP, digests.
@@ -48,6 +50,29 @@ pub struct ClickHouseSection {
     /// Every cluster node's HTTP URL; empty = discovered from
     /// `system.clusters` with the port of `url`.
     pub nodes: Vec<String>,
+}
+
+/// `[symbolicator]`: where the debug files live and how often this node
+/// notices files stored through other nodes sharing that directory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SymbolicatorSection {
+    /// Root of the debug-file store (`blobs/`, `apps/`, `caches/`,
+    /// `grouping/`); default `<data_dir>/symbols`. Shared storage (NFS)
+    /// when several nodes run.
+    pub dir: Option<PathBuf>,
+    /// Least milliseconds between two checks of an app's directory for
+    /// files stored or deleted by another node; 0 = at every lookup.
+    pub index_refresh_ms: u64,
+}
+
+impl Default for SymbolicatorSection {
+    fn default() -> Self {
+        SymbolicatorSection {
+            dir: None,
+            index_refresh_ms: vitals_symbolicator::store::DEFAULT_REFRESH.as_millis() as u64,
+        }
+    }
 }
 
 impl Default for ClickHouseSection {
@@ -76,6 +101,7 @@ impl Default for Config {
             workers: 0,
             policy: None,
             collector: CollectorConfig::default(),
+            symbolicator: SymbolicatorSection::default(),
             control: Default::default(),
             alerts: Default::default(),
         }
@@ -195,6 +221,24 @@ impl Config {
         }
     }
 
+    /// The debug-file store root: `[symbolicator] dir`, else
+    /// `<data_dir>/symbols`.
+    pub fn symbols_dir(&self) -> PathBuf {
+        self.symbolicator
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("symbols"))
+    }
+
+    /// The symbolicator's settings.
+    pub fn symbolicator(&self) -> vitals_symbolicator::Config {
+        let mut c = vitals_symbolicator::Config::new(self.symbols_dir());
+        c.index_refresh = Some(std::time::Duration::from_millis(
+            self.symbolicator.index_refresh_ms,
+        ));
+        c
+    }
+
     pub fn lang(&self) -> Lang {
         Lang::parse(&self.lang).unwrap_or_default()
     }
@@ -230,6 +274,26 @@ mod tests {
         cfg.validate().expect("example config valid");
         assert_eq!(cfg.collector.limits, vitals_protocol::Limits::default());
         assert_eq!(cfg.control_plane, ControlPlaneConfig::default());
+        assert_eq!(cfg.symbolicator, SymbolicatorSection::default());
+    }
+
+    #[test]
+    fn symbols_dir_defaults_under_data_dir_and_can_be_moved() {
+        let cfg: Config = toml::from_str("data_dir = \"/d\"").unwrap();
+        assert_eq!(cfg.symbols_dir(), PathBuf::from("/d/symbols"));
+        assert_eq!(
+            cfg.symbolicator().index_refresh,
+            Some(std::time::Duration::from_secs(2))
+        );
+        let cfg: Config = toml::from_str(
+            "data_dir = \"/d\"\n[symbolicator]\ndir = \"/nfs/symbols\"\nindex_refresh_ms = 0",
+        )
+        .unwrap();
+        assert_eq!(cfg.symbols_dir(), PathBuf::from("/nfs/symbols"));
+        let s = cfg.symbolicator();
+        assert_eq!(s.root, PathBuf::from("/nfs/symbols"));
+        assert_eq!(s.index_refresh, Some(std::time::Duration::ZERO));
+        assert!(toml::from_str::<Config>("[symbolicator]\npath = \"x\"").is_err());
     }
 
     #[test]

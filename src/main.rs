@@ -437,7 +437,7 @@ async fn run(cli: Cli) -> Result<()> {
                     token: token.context("--token (or VITALS_TOKEN) is required with --url")?,
                 },
                 None => UploadTarget::Local {
-                    root: cfg.data_dir.join("symbols"),
+                    root: cfg.symbols_dir(),
                 },
             };
             let opts = UploadOptions {

@@ -14,6 +14,20 @@
 //! A rewritten crash no longer names the file, so a job can simply run
 //! again: at start the server queues every app's stored files once (the
 //! sweep), which picks up whatever a stopped job left behind.
+//!
+//! Several nodes sharing the debug-file directory: only the node that
+//! stored a file runs its job. The other nodes see the file at their next
+//! index check (`DebugFileStore` follows the directory) and use it for new
+//! crashes, but run no job for it: `on_upload` fires for this process's
+//! puts only, so two nodes never page through and rewrite the same crashes
+//! for one upload (on ClickHouse each rewrite is a mutation). Crashes
+//! another node symbolicated before it saw the file still name it, so the
+//! uploading node runs the job a second time [`CATCH_UP_AFTER`] later. A
+//! file written straight into the directory (`vitals upload-symbols
+//! --data-dir`) has no uploading node: stored crashes that lacked it are
+//! re-symbolicated by the next start's sweep. That sweep runs, with a
+//! shared control plane, on one of the nodes starting together
+//! ([`sweeps_here`]).
 
 use crate::symbols::{
     CLIENT_FINGERPRINT_NOTE, SymbolEnricher, missing_files, release_label, stored_event,
@@ -24,7 +38,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
-use vitals_store::{CrashRewrite, Store, StoreError, StoredCrash};
+use vitals_store::{ControlPlane, CrashRewrite, Store, StoreError, StoredCrash};
 use vitals_symbolicator::{Status, Uploaded};
 
 /// Why one crash could not be re-symbolicated.
@@ -46,6 +60,38 @@ const PAGE: u32 = 100;
 const RETRY_AFTER: Duration = Duration::from_secs(30);
 /// Runs of one queued job before it is left to the next upload or start.
 const MAX_ATTEMPTS: u32 = 5;
+/// Delay of the second run of an upload's job on the node that stored the
+/// file: longer than it takes the other nodes to see the file (`[symbolicator]
+/// index_refresh_ms`, 2 s, plus the NFS attribute cache, up to 60 s by
+/// default) and to store the crashes they were symbolicating meanwhile.
+pub const CATCH_UP_AFTER: Duration = Duration::from_secs(120);
+/// Second runs of one app queued within this of each other are merged (a
+/// zip of many files is one job then too).
+const CATCH_UP_MERGE: Duration = Duration::from_secs(10);
+/// Lease (control plane) of the start-up sweep.
+pub const SWEEP_LEASE: &str = "resym-sweep";
+
+/// Whether this node runs the start-up sweep. With one node (`shared`
+/// false: the SQLite control plane) always. With a shared control plane only the node that takes the
+/// [`SWEEP_LEASE`] for `ttl_secs` (`lease_secs`): nodes started together
+/// sweep once, not once each (each sweep pages through and may rewrite the
+/// same crashes). The lease is neither renewed nor released: a node
+/// started after it expired sweeps again, which picks up what a job on a
+/// node that died left behind. When the control plane does not answer the
+/// node sweeps anyway: a second sweep costs work, a missing one leaves
+/// crashes unsymbolicated until the next start.
+pub fn sweeps_here(cp: &ControlPlane, shared: bool, holder: &str, ttl_secs: u64) -> bool {
+    if !shared {
+        return true;
+    }
+    match cp.try_lease(SWEEP_LEASE, holder, ttl_secs) {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(error = %e, "re-symbolication sweep lease not taken; sweeping anyway");
+            true
+        }
+    }
+}
 
 struct Metrics {
     resymbolicated: IntCounter,
@@ -114,11 +160,48 @@ fn merge(into: &mut Uploaded, from: Uploaded) {
     into.js_artifacts.extend(from.js_artifacts);
 }
 
+/// Jobs to queue later: (when, app, files), in the order they were added.
+#[derive(Default)]
+struct Later(Vec<(tokio::time::Instant, String, Uploaded)>);
+
+impl Later {
+    /// Adds a job due at `at`, merged into the app's last one when that is
+    /// due within [`CATCH_UP_MERGE`] before.
+    fn push(&mut self, at: tokio::time::Instant, app: &str, uploaded: Uploaded) {
+        if let Some((when, _, u)) = self
+            .0
+            .iter_mut()
+            .rev()
+            .find(|(_, a, _)| a == app)
+            .filter(|(when, _, _)| at.saturating_duration_since(*when) <= CATCH_UP_MERGE)
+        {
+            *when = (*when).max(at);
+            merge(u, uploaded);
+            return;
+        }
+        self.0.push((at, app.to_string(), uploaded));
+    }
+
+    /// Takes the jobs due at `now`.
+    fn due(&mut self, now: tokio::time::Instant) -> Vec<(String, Uploaded)> {
+        let (due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|(at, _, _)| *at <= now);
+        self.0 = rest;
+        due.into_iter().map(|(_, a, u)| (a, u)).collect()
+    }
+
+    fn next(&self) -> Option<tokio::time::Instant> {
+        self.0.iter().map(|(at, _, _)| *at).min()
+    }
+}
+
 /// The re-symbolication queue and its worker.
 pub struct Resymbolicator {
     store: Arc<dyn Store>,
     enricher: Arc<SymbolEnricher>,
     pending: Mutex<BTreeMap<String, Pending>>,
+    later: Mutex<Later>,
     wake: Notify,
     metrics: Metrics,
 }
@@ -134,19 +217,47 @@ impl Resymbolicator {
             store,
             enricher,
             pending: Mutex::new(BTreeMap::new()),
+            later: Mutex::new(Later::default()),
             wake: Notify::new(),
             metrics: Metrics::new(registry),
         })
     }
 
-    /// Queues a job for every debug file newly stored from now on.
+    /// Queues a job for every debug file newly stored through this process
+    /// from now on, and its second run [`CATCH_UP_AFTER`] later (see the
+    /// module documentation). Files other nodes store run no job here.
     pub fn watch_uploads(self: &Arc<Self>) {
         let me = Arc::downgrade(self);
         self.enricher.symbolicator.store().on_upload(move |meta| {
             if let Some(me) = me.upgrade() {
                 me.enqueue(&meta.app, Uploaded::from_metas([meta]));
+                me.enqueue_after(&meta.app, Uploaded::from_metas([meta]), CATCH_UP_AFTER);
             }
         });
+    }
+
+    /// Queues `uploaded` for `app` once `delay` has passed.
+    pub fn enqueue_after(&self, app: &str, uploaded: Uploaded, delay: Duration) {
+        if uploaded.is_empty() {
+            return;
+        }
+        if let Ok(mut l) = self.later.lock() {
+            l.push(tokio::time::Instant::now() + delay, app, uploaded);
+        }
+        // The worker recomputes how long to sleep.
+        self.wake.notify_one();
+    }
+
+    /// Moves the delayed jobs now due into the queue; when the next one is.
+    fn promote_due(&self) -> Option<tokio::time::Instant> {
+        let (due, next) = match self.later.lock() {
+            Ok(mut l) => (l.due(tokio::time::Instant::now()), l.next()),
+            Err(_) => return None,
+        };
+        for (app, uploaded) in due {
+            self.enqueue(&app, uploaded);
+        }
+        next
     }
 
     /// Queues `uploaded` for `app`, merged with what is already waiting.
@@ -189,9 +300,17 @@ impl Resymbolicator {
                 if *stop.borrow() {
                     break;
                 }
+                let next_due = self.promote_due();
                 let Some((app, job)) = self.take_next() else {
+                    let delayed = async {
+                        match next_due {
+                            Some(at) => tokio::time::sleep_until(at).await,
+                            None => std::future::pending().await,
+                        }
+                    };
                     tokio::select! {
                         _ = self.wake.notified() => {}
+                        _ = delayed => {}
                         r = stop.changed() => if r.is_err() { break },
                     }
                     continue;
@@ -354,6 +473,53 @@ impl Resymbolicator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delayed_jobs_come_due_in_time_and_merge_per_app() {
+        let t0 = tokio::time::Instant::now();
+        let s = Duration::from_secs;
+        let mut l = Later::default();
+        l.push(t0 + s(120), "a", Uploaded::from_keys(["code:c1"]));
+        l.push(t0 + s(121), "a", Uploaded::from_keys(["code:c2"]));
+        l.push(t0 + s(121), "b", Uploaded::from_keys(["code:c3"]));
+        l.push(t0 + s(200), "a", Uploaded::from_keys(["code:c4"]));
+        assert_eq!(
+            l.0.len(),
+            3,
+            "a's first two merged, b apart, a's late one apart"
+        );
+        assert_eq!(l.next(), Some(t0 + s(121)));
+        assert!(
+            l.due(t0 + s(120)).is_empty(),
+            "merged job due at the later time"
+        );
+        let due = l.due(t0 + s(121));
+        assert_eq!(
+            due.iter()
+                .map(|(a, u)| (a.as_str(), u.code_ids.len()))
+                .collect::<Vec<_>>(),
+            vec![("a", 2), ("b", 1)]
+        );
+        assert_eq!(l.next(), Some(t0 + s(200)));
+        assert_eq!(l.due(t0 + s(500)).len(), 1);
+        assert_eq!(l.next(), None);
+    }
+
+    #[test]
+    fn one_of_the_nodes_sharing_a_control_plane_sweeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let cp = ControlPlane::open(dir.path().join("c.sqlite")).unwrap();
+        // Shared: the first taker only, until the lease expires.
+        assert!(sweeps_here(&cp, true, "a", 30));
+        assert!(!sweeps_here(&cp, true, "b", 30), "both nodes swept");
+        assert!(
+            sweeps_here(&cp, true, "a", 30),
+            "a restarted under its name"
+        );
+        // One node (SQLite): always, even while a lease of a previous
+        // process of it is live.
+        assert!(sweeps_here(&cp, false, "b", 30));
+    }
 
     #[test]
     fn merge_unites_uploads() {

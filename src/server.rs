@@ -132,10 +132,8 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         analyzer: analyzer.clone(),
         lang: cfg.lang(),
     });
-    let symbolicator = vitals_symbolicator::Symbolicator::start(vitals_symbolicator::Config::new(
-        cfg.data_dir.join("symbols"),
-    ))
-    .map_err(|e| std::io::Error::other(format!("symbolicator: {e}")))?;
+    let symbolicator = vitals_symbolicator::Symbolicator::start(cfg.symbolicator())
+        .map_err(|e| std::io::Error::other(format!("symbolicator: {e}")))?;
     let sym_state = Arc::new(vitals_symbolicator::http::SymbolicatorState::new(
         symbolicator.clone(),
         cp.clone(),
@@ -169,8 +167,16 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         &inner.metrics.registry,
     );
     resym.watch_uploads();
+    // With several nodes, one of those starting together sweeps.
+    let sweep = crate::resym::sweeps_here(
+        &cp,
+        cp.backend() != "sqlite",
+        &cfg.control_plane.node(),
+        cfg.control_plane.lease_secs,
+    );
     match cp.apps() {
-        Ok(apps) => resym.sweep(apps.into_iter().map(|a| a.app_id)),
+        Ok(apps) if sweep => resym.sweep(apps.into_iter().map(|a| a.app_id)),
+        Ok(_) => tracing::info!("re-symbolication sweep left to the node that started with it"),
         Err(e) => tracing::warn!(error = %e, "re-symbolication sweep skipped"),
     }
     // Control plane (client config, sites, actions) and alerts; their

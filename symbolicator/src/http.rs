@@ -240,7 +240,12 @@ async fn list(
     let app = path.into_inner();
     require(&req, &st, Role::Viewer).map_err(wrap)?;
     check_app(&app).map_err(wrap)?;
-    let files = st.symbolicator.store().list(&app);
+    // The listing may re-read the app's directory (files stored through
+    // other nodes): off the I/O threads.
+    let sym = st.symbolicator.clone();
+    let files = web::block(move || sym.store().list(&app))
+        .await
+        .map_err(|e| wrap(SymError::Pool(e.to_string())))?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "files": files })))
 }
 

@@ -41,11 +41,16 @@ pub struct Config {
     pub timeout: Duration,
     /// Fingerprint rules.
     pub rules: GroupingRules,
+    /// How often a lookup checks its app's debug-file directory for files
+    /// stored or deleted by other processes (other nodes on shared
+    /// storage); None = never (see `DebugFileStore::with_refresh`).
+    pub index_refresh: Option<Duration>,
 }
 
 impl Config {
     /// Defaults under `root`: 2 GiB files, 256 MiB memory / 4 GiB disk
-    /// caches, workers = CPUs − 1 (at least 1), 30 s per crash.
+    /// caches, workers = CPUs − 1 (at least 1), 30 s per crash, the index
+    /// checked against the disk every 2 s.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -58,6 +63,7 @@ impl Config {
             queue: 256,
             timeout: Duration::from_secs(30),
             rules: GroupingRules::default(),
+            index_refresh: Some(crate::store::DEFAULT_REFRESH),
         }
     }
 }
@@ -137,7 +143,10 @@ pub fn payload_kind(raw: &str) -> Option<PayloadKind> {
 impl Symbolicator {
     /// Opens the store and caches and starts the worker threads.
     pub fn start(config: Config) -> Result<Arc<Self>> {
-        let store = Arc::new(DebugFileStore::open(&config.root, config.max_file_bytes)?);
+        let store = Arc::new(
+            DebugFileStore::open(&config.root, config.max_file_bytes)?
+                .with_refresh(config.index_refresh),
+        );
         let caches = Arc::new(DerivedCaches::open(store.cache_dir(), config.cache)?);
         let grouping_dir = config.root.join("grouping");
         std::fs::create_dir_all(&grouping_dir).map_err(|e| SymError::io(&grouping_dir, e))?;

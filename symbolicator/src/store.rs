@@ -16,13 +16,21 @@
 
 use crate::detect::{self, Detected, FileKind, ObjectInfo};
 use crate::error::{Result, SymError};
+use index::{AppIndex, AppSlot};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 use symbolic_common::ByteView;
+
+mod index;
+
+/// How often, by default, a lookup checks whether its app's directory
+/// changed on disk (files stored or deleted by another process).
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(2);
 
 /// What the uploader says about a file, beyond its bytes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,67 +122,24 @@ pub struct PutOutcome {
     pub created: bool,
 }
 
-#[derive(Default)]
-struct AppIndex {
-    files: HashMap<String, Arc<DebugFileMeta>>,
-    by_debug_id: HashMap<String, Vec<String>>,
-    by_code_id: HashMap<String, Vec<String>>,
-    by_mapping: HashMap<String, Vec<String>>,
-    by_js_debug_id: HashMap<String, Vec<String>>,
-    by_release_url: HashMap<(String, String), Vec<String>>,
-}
-
-impl AppIndex {
-    fn add(&mut self, meta: Arc<DebugFileMeta>) {
-        let id = meta.id.clone();
-        let push = |map: &mut HashMap<String, Vec<String>>, k: &str| {
-            let v = map.entry(k.to_string()).or_default();
-            if !v.contains(&id) {
-                v.push(id.clone());
-            }
-        };
-        for o in &meta.objects {
-            push(&mut self.by_debug_id, &o.debug_id);
-            if let Some(c) = &o.code_id {
-                push(&mut self.by_code_id, c);
-            }
-        }
-        if let Some(u) = &meta.mapping_uuid {
-            push(&mut self.by_mapping, u);
-        }
-        if let Some(d) = &meta.js_debug_id {
-            push(&mut self.by_js_debug_id, d);
-        }
-        if let Some(u) = &meta.url {
-            let key = (meta.release.clone().unwrap_or_default(), u.clone());
-            let v = self.by_release_url.entry(key).or_default();
-            if !v.contains(&id) {
-                v.push(id.clone());
-            }
-        }
-        self.files.insert(meta.id.clone(), meta);
-    }
-
-    fn resolve(&self, ids: Option<&Vec<String>>) -> Vec<Arc<DebugFileMeta>> {
-        let mut out: Vec<_> = ids
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.files.get(id).cloned())
-            .collect();
-        // Newest upload first.
-        out.sort_by_key(|m| std::cmp::Reverse(m.uploaded_at_ms));
-        out
-    }
-}
-
 type UploadHook = Box<dyn Fn(&DebugFileMeta) + Send + Sync>;
 
 /// The on-disk debug-file store. Cheap to share behind an `Arc`.
+///
+/// The index follows the directory: files stored or deleted by another
+/// process (another node on shared storage) show in lookups at most
+/// `refresh` after the change (plus the NFS attribute cache); see
+/// `store/index.rs`.
 pub struct DebugFileStore {
     root: PathBuf,
     max_file_bytes: u64,
-    index: RwLock<HashMap<String, AppIndex>>,
+    index: RwLock<HashMap<String, AppSlot>>,
     hooks: RwLock<Vec<UploadHook>>,
+    /// Least time between two checks of one app's directory; None: the
+    /// index is read at open only (and follows this process's puts).
+    refresh: Option<Duration>,
+    /// Origin of the store's monotonic clock (`clock_ms`).
+    epoch: Instant,
 }
 
 impl std::fmt::Debug for DebugFileStore {
@@ -244,7 +209,9 @@ fn tempfile_in(dir: &Path) -> Result<(PathBuf, std::fs::File)> {
 }
 
 impl DebugFileStore {
-    /// Opens (creating if needed) a store under `root` and loads its index.
+    /// Opens (creating if needed) a store under `root` and loads its index,
+    /// which then follows the disk every [`DEFAULT_REFRESH`] (see
+    /// [`DebugFileStore::with_refresh`]).
     pub fn open(root: impl Into<PathBuf>, max_file_bytes: u64) -> Result<Self> {
         let root = root.into();
         for d in ["blobs", "apps", "caches"] {
@@ -256,9 +223,26 @@ impl DebugFileStore {
             max_file_bytes,
             index: RwLock::new(HashMap::new()),
             hooks: RwLock::new(Vec::new()),
+            refresh: Some(DEFAULT_REFRESH),
+            epoch: Instant::now(),
         };
         store.load_index()?;
         Ok(store)
+    }
+
+    /// Sets how often a lookup checks its app's directory for files stored
+    /// or deleted by other processes: `Some(Duration::ZERO)` at every
+    /// lookup, `None` never (the index then holds what was on disk at open
+    /// plus this process's own puts).
+    pub fn with_refresh(mut self, refresh: Option<Duration>) -> Self {
+        self.refresh = refresh;
+        if let Ok(index) = self.index.get_mut() {
+            // Checks planned with the old interval: due at the next lookup.
+            for slot in index.values_mut() {
+                *slot.next_check_ms.get_mut() = 0;
+            }
+        }
+        self
     }
 
     /// The store root.
@@ -266,8 +250,10 @@ impl DebugFileStore {
         &self.root
     }
 
-    /// Registers a callback run after every newly stored file (used to
-    /// trigger re-symbolication of crashes that were missing it).
+    /// Registers a callback run after every file newly stored through this
+    /// process (used to trigger re-symbolication of crashes that were
+    /// missing it). Files another process stored, which the index picks up
+    /// from disk, run no callback: their uploader's process ran its own.
     pub fn on_upload(&self, hook: impl Fn(&DebugFileMeta) + Send + Sync + 'static) {
         if let Ok(mut h) = self.hooks.write() {
             h.push(Box::new(hook));
@@ -276,43 +262,17 @@ impl DebugFileStore {
 
     fn load_index(&self) -> Result<()> {
         let apps_dir = self.root.join("apps");
-        let mut index = HashMap::new();
         let rd = std::fs::read_dir(&apps_dir).map_err(|e| SymError::io(&apps_dir, e))?;
+        let now = self.clock_ms();
         let mut count = 0usize;
         for app_entry in rd.flatten() {
             let app = app_entry.file_name().to_string_lossy().to_string();
-            if check_app(&app).is_err() {
+            if check_app(&app).is_err() || !app_entry.path().is_dir() {
                 continue;
             }
-            let mut ai = AppIndex::default();
-            let Ok(files) = std::fs::read_dir(app_entry.path()) else {
-                continue;
-            };
-            for f in files.flatten() {
-                let p = f.path();
-                if p.extension().and_then(|e| e.to_str()) != Some("json") {
-                    continue;
-                }
-                match std::fs::read(&p)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<DebugFileMeta>(&b).ok())
-                {
-                    Some(meta) => {
-                        ai.add(Arc::new(meta));
-                        count += 1;
-                    }
-                    None => {
-                        tracing::warn!(path = %p.display(), "unreadable debug-file metadata skipped")
-                    }
-                }
-            }
-            index.insert(app, ai);
+            count += self.rescan(&app, now);
         }
         tracing::info!(root = %self.root.display(), files = count, "debug-file store opened");
-        *self
-            .index
-            .write()
-            .map_err(|_| SymError::Internal("index lock poisoned".into()))? = index;
         Ok(())
     }
 
@@ -355,6 +315,20 @@ impl DebugFileStore {
                 created: false,
             });
         }
+        // Stored by another process since this one last looked: a
+        // duplicate too (its uploader ran the upload hooks).
+        if let Some(existing) = index::read_meta(&self.meta_path(app, &sha)) {
+            tracing::debug!(app, id = %sha, name = %name, "duplicate upload (stored elsewhere)");
+            self.index_write()?
+                .entry(app.to_string())
+                .or_insert_with(AppSlot::unknown)
+                .index
+                .add(Arc::new(existing.clone()));
+            return Ok(PutOutcome {
+                meta: existing,
+                created: false,
+            });
+        }
         let meta = self.make_meta(app, &name, &sha, data.len() as u64, detected, hints);
         let blob = self.blob_path(&sha);
         if !blob.exists() {
@@ -363,16 +337,11 @@ impl DebugFileStore {
         let json =
             serde_json::to_vec_pretty(&meta).map_err(|e| SymError::Internal(e.to_string()))?;
         write_atomic(&self.meta_path(app, &sha), &json)?;
-        {
-            let mut index = self
-                .index
-                .write()
-                .map_err(|_| SymError::Internal("index lock poisoned".into()))?;
-            index
-                .entry(app.to_string())
-                .or_default()
-                .add(Arc::new(meta.clone()));
-        }
+        self.index_write()?
+            .entry(app.to_string())
+            .or_insert_with(AppSlot::unknown)
+            .index
+            .add(Arc::new(meta.clone()));
         tracing::info!(app, id = %sha, kind = meta.kind.as_str(), name = %meta.name, size = meta.size,
             debug_ids = ?meta.objects.iter().map(|o| o.debug_id.as_str()).collect::<Vec<_>>(), "debug file stored");
         if let Ok(hooks) = self.hooks.read() {
@@ -426,9 +395,17 @@ impl DebugFileStore {
         }
     }
 
+    fn index_write(&self) -> Result<std::sync::RwLockWriteGuard<'_, HashMap<String, AppSlot>>> {
+        self.index
+            .write()
+            .map_err(|_| SymError::Internal("index lock poisoned".into()))
+    }
+
+    /// Runs `f` on `app`'s index, after checking the disk when due.
     fn with_app<T>(&self, app: &str, f: impl FnOnce(&AppIndex) -> T) -> Option<T> {
+        self.refresh_if_due(app);
         let index = self.index.read().ok()?;
-        index.get(app).map(f)
+        index.get(app).map(|slot| f(&slot.index))
     }
 
     /// A file by content hash.
