@@ -18,6 +18,11 @@
 #   VITALS_FUZZ_TARGETS  space-separated subset of targets (default: all)
 #   VITALS_FUZZ_TIMEOUT  seconds one input may take before it counts as a crash (default 30)
 #   VITALS_FUZZ_RSS_MB   memory limit of a fuzzer process in MB (default 2048)
+#   VITALS_FUZZ_SANITIZER  address (default) or none: CI's short form builds
+#                        without AddressSanitizer (coverage-guided libFuzzer,
+#                        debug assertions and overflow checks still on) on the
+#                        stable toolchain, so it needs no nightly
+#   VITALS_FUZZ_TARGET_DIR  build directory (default fuzz/target)
 #
 # Needs the nightly toolchain (libFuzzer's sanitizer flags) and cargo-fuzz;
 # installs cargo-fuzz with `cargo install cargo-fuzz --locked` when missing.
@@ -39,9 +44,19 @@ fixtures=${VITALS_FIXTURES:-$root/../shared/fixtures}
 timeout=${VITALS_FUZZ_TIMEOUT:-30}
 rss_mb=${VITALS_FUZZ_RSS_MB:-2048}
 
+sanitizer=${VITALS_FUZZ_SANITIZER:-address}
+target_dir=${VITALS_FUZZ_TARGET_DIR:-$root/fuzz/target}
+
 # --- toolchain -------------------------------------------------------------
-if ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  echo "fuzz.sh: the nightly Rust toolchain is required (cargo +nightly fuzz)" >&2
+# AddressSanitizer needs nightly; without it, the stable compiler with
+# RUSTC_BOOTSTRAP=1 accepts cargo-fuzz's flags.
+if [ "$sanitizer" = none ]; then
+  toolchain=+stable
+  export RUSTC_BOOTSTRAP=1
+elif rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  toolchain=+nightly
+else
+  echo "fuzz.sh: AddressSanitizer needs the nightly Rust toolchain (or VITALS_FUZZ_SANITIZER=none)" >&2
   exit 2
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -50,9 +65,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 # --- build (one cargo build, niced; the machine is shared) -----------------
-echo "fuzz.sh: building fuzz targets (cargo +nightly fuzz build -a) …" >&2
-(cd fuzz && nice -n 10 cargo +nightly fuzz build -a) >&2
-bin_dir=$root/fuzz/target/x86_64-unknown-linux-gnu/release
+echo "fuzz.sh: building fuzz targets (cargo $toolchain fuzz build -a -s $sanitizer) …" >&2
+(cd fuzz && nice -n 10 cargo "$toolchain" fuzz build -a -s "$sanitizer" --target-dir "$target_dir") >&2
+bin_dir=$target_dir/x86_64-unknown-linux-gnu/release
 # The commit the binaries were built from (HEAD may move during a long run).
 commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with local changes)')"
 
