@@ -3,11 +3,15 @@
 #![allow(dead_code)]
 
 pub mod fault;
+pub mod http;
 pub mod nodes;
 pub mod proxy;
+pub mod smtp;
 
 #[allow(unused_imports)]
 pub use fault::*;
+#[allow(unused_imports)]
+pub use http::*;
 #[allow(unused_imports)]
 pub use nodes::*;
 
@@ -436,11 +440,26 @@ pub fn parse_http_date(s: &str) -> Option<i64> {
 
 /// Deterministic batches for `app` from the fleet simulator.
 pub fn batches(app: &str, n: usize, events_per_batch: usize, seed: u64) -> Vec<Batch> {
+    batches_at(app, n, events_per_batch, seed, None)
+}
+
+/// [`batches`] placed before the anchor `now_ms` (Unix ms; None: the wall
+/// clock when they are generated). The anchor's time of day shapes the
+/// data (activity follows the hour of day), so the same seed and anchor
+/// time of day give the same fleet on any day.
+pub fn batches_at(
+    app: &str,
+    n: usize,
+    events_per_batch: usize,
+    seed: u64,
+    now_ms: Option<i64>,
+) -> Vec<Batch> {
     let cfg = vitals::simulate::SimConfig {
         app_id: app.into(),
         seed,
         devices: 200,
         events_per_batch,
+        now_ms,
         ..Default::default()
     };
     vitals::simulate::generate_batches(&cfg, n)

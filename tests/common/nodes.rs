@@ -291,3 +291,59 @@ pub fn pg_url_with_db(url: &str, db: &str) -> String {
         .unwrap_or("");
     format!("{scheme}://{}/{db}{query}", &rest[..end])
 }
+
+/// `vitals users create` with the password on standard input, against the
+/// control plane `config` names.
+pub fn create_user_with_config(config: &Path, name: &str, role: &str, password: &str) {
+    use std::io::Write;
+    let mut child = vitals_command()
+        .args([
+            "users",
+            "create",
+            "--name",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .args(["--lang", "en", "--config"])
+        .arg(config)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run vitals users create");
+    writeln!(child.stdin.take().expect("stdin"), "{password}").expect("write password");
+    let out = child.wait_with_output().expect("vitals users create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `vitals gate --app APP --release RELEASE --format json` with `config`:
+/// (exit code, standard output, standard error).
+pub fn gate_json_with_config(config: &Path, app: &str, release: &str) -> (i32, String, String) {
+    let out = vitals_command()
+        .args([
+            "gate",
+            "--app",
+            app,
+            "--release",
+            release,
+            "--format",
+            "json",
+            "--lang",
+            "en",
+            "--config",
+        ])
+        .arg(config)
+        .output()
+        .expect("run vitals gate");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
