@@ -13,75 +13,12 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 const APP: &str = "e2e-shard";
 
-/// One ClickHouse server of the private cluster.
-struct Shard {
-    dir: PathBuf,
-    host: &'static str,
-    http: u16,
-    tcp: u16,
-    config_d: PathBuf,
-    child: Option<Child>,
-}
-
-impl Shard {
-    fn url(&self) -> String {
-        format!("http://{}:{}", self.host, self.http)
-    }
-
-    fn up(&mut self) {
-        let child = Command::new("bash")
-            .arg(repo().join("deploy/clickhouse/run-local.sh"))
-            .arg(&self.dir)
-            .arg(self.http.to_string())
-            .arg(self.tcp.to_string())
-            .arg(self.host)
-            .env("VITALS_CH_CONFIG_D", &self.config_d)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start clickhouse-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if query(&self.url(), "SELECT 1").is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!("shard {} did not come up", self.host);
-    }
-
-    fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(c.id().to_string())
-                .status();
-            let _ = c.wait();
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while query(&self.url(), "SELECT 1").is_ok() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Shard {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn cluster(dir: &Path) -> [Shard; 2] {
+fn cluster(dir: &Path) -> [ClickHouse; 2] {
     let (http, tcp) = (free_port(), free_port());
     let config_d = dir.join("remote_servers.xml");
     std::fs::write(
@@ -94,13 +31,14 @@ fn cluster(dir: &Path) -> [Shard; 2] {
         ),
     )
     .expect("write remote_servers");
-    let shard = |n: u8, host| Shard {
-        dir: dir.join(format!("node{n}")),
-        host,
-        http,
-        tcp,
-        config_d: config_d.clone(),
-        child: None,
+    let shard = |n: u8, host| {
+        ClickHouse::new(
+            &dir.join(format!("node{n}")),
+            host,
+            http,
+            tcp,
+            Some(config_d.clone()),
+        )
     };
     let mut s = [shard(2, "127.0.0.2"), shard(3, "127.0.0.3")];
     for x in &mut s {
@@ -166,7 +104,7 @@ async fn one_shard_down_ingest_continues_queries_say_so_and_nothing_is_lost() {
     eventually("the first half stored", Duration::from_secs(60), || {
         node.metric("vitals_events_stored_total") as usize == first
     });
-    let on = |s: &Shard| {
+    let on = |s: &ClickHouse| {
         query_u64(
             &s.url(),
             "SELECT count() FROM vitals_shard_down.events_local",

@@ -55,33 +55,57 @@ pub fn free_port() -> u16 {
 /// A private ClickHouse server the test can stop and start.
 pub struct ClickHouse {
     dir: PathBuf,
+    /// Loopback address it listens on (127.0.0.1 unless a cluster test
+    /// puts shards on 127.0.0.2, 127.0.0.3, …).
+    pub host: &'static str,
     pub http: u16,
-    tcp: u16,
+    pub tcp: u16,
+    /// A config fragment copied into its config.d (e.g. `<remote_servers>`).
+    config_d: Option<PathBuf>,
     child: Option<Child>,
 }
 
 impl ClickHouse {
     pub fn start(dir: &Path) -> ClickHouse {
-        let mut ch = ClickHouse {
-            dir: dir.to_path_buf(),
-            http: free_port(),
-            tcp: free_port(),
-            child: None,
-        };
+        let mut ch = Self::new(dir, "127.0.0.1", free_port(), free_port(), None);
         ch.up();
         ch
     }
 
+    /// A server on `host` with the given ports and config fragment, not
+    /// started yet.
+    pub fn new(
+        dir: &Path,
+        host: &'static str,
+        http: u16,
+        tcp: u16,
+        config_d: Option<PathBuf>,
+    ) -> ClickHouse {
+        ClickHouse {
+            dir: dir.to_path_buf(),
+            host,
+            http,
+            tcp,
+            config_d,
+            child: None,
+        }
+    }
+
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.http)
+        format!("http://{}:{}", self.host, self.http)
     }
 
     pub fn up(&mut self) {
-        let child = Command::new("bash")
-            .arg(repo().join("deploy/clickhouse/run-local.sh"))
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo().join("deploy/clickhouse/run-local.sh"))
             .arg(&self.dir)
             .arg(self.http.to_string())
             .arg(self.tcp.to_string())
+            .arg(self.host);
+        if let Some(c) = &self.config_d {
+            cmd.env("VITALS_CH_CONFIG_D", c);
+        }
+        let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
