@@ -5,7 +5,9 @@
 //! that takes over neither repeats nor loses a run.
 //!
 //! Lease times use the database's clock, not the nodes' (whose clocks may
-//! disagree); on SQLite (one node) that is the local clock anyway.
+//! disagree); on SQLite (one node) that is the local clock anyway. Times
+//! are whole seconds, so a lease of `ttl` seconds lives between `ttl - 1`
+//! and `ttl` seconds; holders renew every `ttl / 3`.
 
 use crate::control::ControlPlane;
 use crate::cpdb::params;

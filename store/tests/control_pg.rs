@@ -640,19 +640,21 @@ fn erasures(f: &Fixture) {
 fn leases_one_holder_expiry_and_release(f: &Fixture) {
     let cp = &f.cp;
     let node_b = f.node();
-    assert!(cp.try_lease("alerts", "node-a", 1).unwrap());
+    // Lease times are whole seconds of the database clock, so a lease of
+    // `ttl` seconds lives between ttl - 1 and ttl seconds: 2 s here.
+    assert!(cp.try_lease("alerts", "node-a", 2).unwrap());
     assert!(
         !node_b.try_lease("alerts", "node-b", 30).unwrap(),
         "a holds it"
     );
-    assert!(cp.try_lease("alerts", "node-a", 1).unwrap(), "renewal");
+    assert!(cp.try_lease("alerts", "node-a", 2).unwrap(), "renewal");
     assert_eq!(
         node_b.lease_holder("alerts").unwrap().as_deref(),
         Some("node-a")
     );
     assert!(node_b.try_lease("prober", "node-b", 30).unwrap(), "per job");
     // a stops renewing: after the lease runs out, b takes over.
-    std::thread::sleep(Duration::from_millis(2200));
+    std::thread::sleep(Duration::from_millis(3100));
     assert_eq!(node_b.lease_holder("alerts").unwrap(), None);
     assert!(node_b.try_lease("alerts", "node-b", 30).unwrap(), "expired");
     assert!(!cp.try_lease("alerts", "node-a", 30).unwrap());

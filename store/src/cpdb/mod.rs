@@ -233,7 +233,9 @@ impl Dialect {
     pub(crate) fn now_secs(self) -> &'static str {
         match self {
             Dialect::Sqlite => "CAST(strftime('%s', 'now') AS BIGINT)",
-            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS BIGINT)",
+            // FLOOR: a numeric cast to BIGINT rounds, which would put
+            // PostgreSQL's "now" up to half a second ahead of SQLite's.
+            Dialect::Postgres => "CAST(FLOOR(EXTRACT(EPOCH FROM clock_timestamp())) AS BIGINT)",
         }
     }
 }
