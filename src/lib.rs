@@ -1,6 +1,7 @@
 //! The `vitals` binary's library half: configuration, process wiring, the
 //! demo and the fleet simulator. `main.rs` only parses arguments.
 
+pub mod alloc;
 pub mod config;
 pub mod demo;
 pub mod gate;

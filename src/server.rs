@@ -159,6 +159,14 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         Some(enricher),
     )?;
     let inner = collector.inner.clone();
+    // What the allocator holds, on `/metrics` next to the collector's figures.
+    if let Err(e) = inner
+        .metrics
+        .registry
+        .register(Box::new(crate::alloc::AllocatorStats::new()))
+    {
+        tracing::warn!(error = %e, "allocator figures not exported");
+    }
     // Stored crashes that lacked a debug file are re-symbolicated when it
     // arrives; at start, whatever a stopped job left is picked up.
     let resym = crate::resym::Resymbolicator::new(

@@ -3,7 +3,8 @@
 //! verification and nonce replay protection.
 
 use crate::error::ApiError;
-use std::collections::{HashMap, VecDeque};
+use crate::recent::{Recent, digest};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use vitals_protocol::sign;
 use vitals_store::ControlPlane;
@@ -72,21 +73,16 @@ impl KeyCache {
 }
 
 /// Nonces seen, and their insertion order with times (for expiry).
-type NonceSet = (HashMap<String, i64>, VecDeque<(i64, String)>);
-
-/// Remembers nonces for twice the timestamp window; bounded in size.
+/// Remembers nonces (as digests, scoped by key) for twice the timestamp
+/// window; bounded in size.
 pub struct NonceCache {
-    ttl_secs: i64,
-    max: usize,
-    inner: Mutex<NonceSet>,
+    inner: Mutex<Recent>,
 }
 
 impl NonceCache {
     pub fn new(ttl_secs: i64, max: usize) -> Self {
         NonceCache {
-            ttl_secs,
-            max,
-            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+            inner: Mutex::new(Recent::new(Some(ttl_secs), max)),
         }
     }
 
@@ -95,22 +91,7 @@ impl NonceCache {
         let Ok(mut g) = self.inner.lock() else {
             return false;
         };
-        let (set, order) = &mut *g;
-        while let Some((t, _)) = order.front() {
-            if *t > now - self.ttl_secs && order.len() < self.max {
-                break;
-            }
-            if let Some((_, n)) = order.pop_front() {
-                set.remove(&n);
-            }
-        }
-        let k = format!("{key_id}\0{nonce}");
-        if set.contains_key(&k) {
-            return false;
-        }
-        set.insert(k.clone(), now);
-        order.push_back((now, k));
-        true
+        g.insert(digest(&[key_id, nonce]), now)
     }
 }
 
@@ -200,6 +181,6 @@ mod tests {
             assert!(c.insert("k", &format!("n{i}"), 1000));
         }
         let g = c.inner.lock().unwrap();
-        assert!(g.0.len() <= 3);
+        assert!(g.len() <= 3);
     }
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod metrics;
 pub mod privacy;
 mod ratelimit;
+mod recent;
 pub mod sentry;
 pub mod spool;
 mod writer;
@@ -24,7 +25,7 @@ mod writer;
 pub use config::CollectorConfig;
 pub use error::ApiError;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, RwLock};
@@ -60,14 +61,12 @@ pub struct Inner {
     limiter: ratelimit::RateLimiter,
     scrubber: privacy::Scrubber,
     erased: RwLock<Arc<HashSet<(String, String)>>>,
-    recent: Mutex<RecentBatches>,
+    /// (app, batch id) digests acknowledged lately.
+    recent: Mutex<recent::Recent>,
     store_ok: AtomicBool,
 }
 
 const RECENT_BATCH_IDS: usize = 200_000;
-
-/// (app, batch id) pairs acknowledged lately, with their order for eviction.
-type RecentBatches = (HashSet<(String, String)>, VecDeque<(String, String)>);
 
 impl Inner {
     fn erased_snapshot(&self) -> Arc<HashSet<(String, String)>> {
@@ -110,25 +109,15 @@ impl Inner {
     /// True if this (app, batch id) was acknowledged recently by this
     /// process (a client retry whose 202 got lost).
     fn seen_recently(&self, app: &str, batch_id: &str) -> bool {
-        let Ok(g) = self.recent.lock() else {
+        let Ok(mut g) = self.recent.lock() else {
             return false;
         };
-        let key = (app.to_string(), batch_id.to_string());
-        g.0.contains(&key)
+        g.contains(&recent::digest(&[app, batch_id]), 0)
     }
 
     fn remember(&self, app: &str, batch_id: &str) {
-        let Ok(mut g) = self.recent.lock() else {
-            return;
-        };
-        let key = (app.to_string(), batch_id.to_string());
-        if g.0.insert(key.clone()) {
-            g.1.push_back(key);
-            if g.1.len() > RECENT_BATCH_IDS
-                && let Some(old) = g.1.pop_front()
-            {
-                g.0.remove(&old);
-            }
+        if let Ok(mut g) = self.recent.lock() {
+            g.insert(recent::digest(&[app, batch_id]), 0);
         }
     }
 }
@@ -197,7 +186,7 @@ impl Collector {
             ),
             scrubber: privacy::Scrubber::new(&cfg.privacy.extra_patterns)?,
             erased: RwLock::new(Arc::new(cp.erasures()?)),
-            recent: Mutex::new((HashSet::new(), VecDeque::new())),
+            recent: Mutex::new(recent::Recent::new(None, RECENT_BATCH_IDS)),
             store_ok: AtomicBool::new(true),
             attachments_dir: data_dir.join("attachments"),
             enricher,

@@ -51,12 +51,14 @@ pids+=("$vpid")
 for _ in $(seq 100); do curl -fs "http://$listen/healthz" >/dev/null && break; sleep 0.1; done
 ch_pid=$(pgrep -f "clickhouse.*$work/ch" | head -1 || true)
 
-# RSS sampler: seconds since start, collector KB, ClickHouse KB.
+# RSS sampler: seconds since start, collector KB, ClickHouse KB, and the
+# collector's live heap (jemalloc "allocated", KB; 0 when not exported).
 start=$(date +%s)
 ( while kill -0 "$vpid" 2>/dev/null; do
     v=$(ps -o rss= -p "$vpid" 2>/dev/null | tr -d ' ')
     c=$( [ -n "$ch_pid" ] && ps -o rss= -p "$ch_pid" 2>/dev/null | tr -d ' ' || echo 0)
-    echo "$(( $(date +%s) - start )) ${v:-0} ${c:-0}"
+    h=$(curl -fs "http://$listen/metrics" 2>/dev/null | awk '/^vitals_allocator_bytes\{state="allocated"\}/ {printf "%d", $2 / 1024}')
+    echo "$(( $(date +%s) - start )) ${v:-0} ${c:-0} ${h:-0}"
     sleep 5
   done ) >"$work/rss" &
 pids+=("$!")
@@ -79,7 +81,7 @@ distinct=$(chq "SELECT sum(u) FROM (SELECT batch_id, uniqExact(seq) AS u FROM vi
 python3 - "$work/report.json" "$work/rss" "$rows" "$distinct" "$(stored)" "$secs" "$rate" "$epb" "$(git rev-parse --short HEAD)" <<'PY'
 import json, statistics, sys, datetime
 rep = json.load(open(sys.argv[1]))
-samples = [tuple(map(int, l.split())) for l in open(sys.argv[2]) if len(l.split()) == 3]
+samples = [tuple(map(int, l.split())) for l in open(sys.argv[2]) if len(l.split()) == 4]
 rows, distinct, stored = int(sys.argv[3]), int(sys.argv[4]), int(float(sys.argv[5] or 0))
 secs, rate, epb, commit = sys.argv[6], sys.argv[7], sys.argv[8], sys.argv[9]
 sent, acked = rep["events_sent"], rep["events_accepted"]
@@ -94,13 +96,14 @@ def slope(col):
     mx, my = statistics.mean(xs), statistics.mean(ys)
     den = sum((x - mx) ** 2 for x in xs) or 1
     return f"{sum((x-mx)*(y-my) for x, y in zip(xs, ys)) / den * 600:+.1f} MB/10 min"
-v = [s[1] for s in samples]; c = [s[2] for s in samples]
+v = [s[1] for s in samples]; c = [s[2] for s in samples]; h = [s[3] for s in samples]
 print(f"{datetime.date.today()}, commit `{commit}`, `deploy/bench/soak.sh {secs} {rate} {epb}`:\n")
-print("| duration | target | sustained events/s | ack p50 / p99 / max | collector RSS start → max → end (slope, 2nd half) | ClickHouse RSS start → max → end (slope) | sent | acked | stored | duplicated | lost |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
+print("| duration | target | sustained events/s | ack p50 / p99 / max | collector RSS start → max → end (slope, 2nd half) | collector live heap start → max → end (slope) | ClickHouse RSS start → max → end (slope) | sent | acked | stored | duplicated | lost |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 print(f"| {float(rep['elapsed_secs']):.0f} s | {rate} batches/s × {epb} | {rep['events_per_sec']:,.0f} | "
       f"{rep.get('ack_ms_p50')} / {rep.get('ack_ms_p99')} / {rep.get('ack_ms_max')} ms | "
       f"{mb(v[0]) if v else '—'} → {mb(max(v)) if v else '—'} → {mb(v[-1]) if v else '—'} ({slope(1)}) | "
+      f"{mb(h[0]) if h else '—'} → {mb(max(h)) if h else '—'} → {mb(h[-1]) if h else '—'} ({slope(3)}) | "
       f"{mb(c[0]) if c else '—'} → {mb(max(c)) if c else '—'} → {mb(c[-1]) if c else '—'} ({slope(2)}) | "
       f"{sent} | {acked} | {rows} | {dupes} | {lost} |")
 if lost != 0 or dupes != 0 or stored != acked:
