@@ -264,7 +264,22 @@ impl Analyzer {
                 .unwrap_or(100),
             ..Default::default()
         };
-        let facts = facts::gather(self.store.as_ref(), &self.cp, app, release, &scope).await?;
+        // The baseline's evaluation runs alongside this release's queries.
+        let (facts, baseline) = tokio::try_join!(
+            async {
+                facts::gather(self.store.as_ref(), &self.cp, app, release, &scope)
+                    .await
+                    .map_err(AnalyzerError::from)
+            },
+            async {
+                Ok(match baseline {
+                    Some(b) if b != release => Some(Box::new(
+                        Box::pin(self.evaluate(app, b, Some(policy), None)).await?,
+                    )),
+                    _ => None,
+                })
+            }
+        )?;
         let has_data = facts.sessions > 0
             || facts.fatal_crashes > 0
             || facts.users > 0
@@ -285,12 +300,6 @@ impl Analyzer {
             .map(|r| evaluate::evaluate(r, &facts))
             .collect();
         let decision = evaluate::decide(&results);
-        let baseline = match baseline {
-            Some(b) if b != release => Some(Box::new(
-                Box::pin(self.evaluate(app, b, Some(policy), None)).await?,
-            )),
-            _ => None,
-        };
         Ok(Evaluation {
             app: app.to_string(),
             release: release.label(),

@@ -259,11 +259,22 @@ fn measure(d: Dialect, m: &Measure) -> String {
     }
 }
 
-fn uniq_ch(column: &str, c: Option<String>) -> String {
+/// Exact distinct count of a string column on ClickHouse. The strings are
+/// hashed with `cityHash64` first: `uniqExact` on a `String` keeps a
+/// 128-bit SipHash of each value, which costs about twice the time of a
+/// fast 64-bit hash for a release's million users (measured on 18.16). Two
+/// different keys share a 64-bit hash with probability ~n²/2⁶⁵: 3·10⁻⁸ for a
+/// million users, 3·10⁻⁴ for a hundred million, and a collision could only
+/// lower a count by one.
+pub(crate) fn ch_distinct(column: &str, c: Option<&str>) -> String {
     match c {
-        None => format!("toFloat64(uniqExact({column}))"),
-        Some(c) => format!("toFloat64(uniqExactIf({column}, {c}))"),
+        None => format!("uniqExact(cityHash64({column}))"),
+        Some(c) => format!("uniqExactIf(cityHash64({column}), {c})"),
     }
+}
+
+fn uniq_ch(column: &str, c: Option<String>) -> String {
+    format!("toFloat64({})", ch_distinct(column, c.as_deref()))
 }
 
 fn uniq_sqlite(column: &str, c: Option<String>) -> String {

@@ -331,7 +331,10 @@ fn user_measure(d: Dialect, m: &Measure, all_kinds: bool) -> Option<String> {
         _ => return None,
     };
     Some(match d {
-        Dialect::ClickHouse => format!("toFloat64(uniqExactIf(user_key, {cond}))"),
+        Dialect::ClickHouse => format!(
+            "toFloat64({})",
+            crate::query::ch_distinct("user_key", Some(cond))
+        ),
         Dialect::Sqlite => {
             format!("CAST(COUNT(DISTINCT CASE WHEN {cond} THEN user_key END) AS REAL)")
         }

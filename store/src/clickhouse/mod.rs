@@ -451,8 +451,8 @@ impl Store for ClickHouseStore {
                 "SELECT version, build,
                     countIf(kind = 'session' AND session_phase = 'start') AS sessions,
                     countIf(kind = 'session' AND session_phase = 'end' AND session_status = 'crashed') AS crashed_sessions,
-                    uniqExact(user_key) AS users,
-                    uniqExactIf(user_key, kind = 'crash' AND fatal = 1) AS crashed_users,
+                    uniqExact(cityHash64(user_key)) AS users,
+                    uniqExactIf(cityHash64(user_key), kind = 'crash' AND fatal = 1) AS crashed_users,
                     countIf(kind = 'crash' AND fatal = 1) AS fatal_crashes,
                     toUInt32(min(ts)) AS first_seen,
                     toUInt32(max(ts)) AS last_seen

@@ -35,9 +35,11 @@ pub async fn page(
     let (app, release) = path.into_inner();
     guarded(&req, &st.clone(), Role::Viewer, |cx| async move {
         let r = ReleaseRef::parse(&release);
-        let prev = st.analyzer.previous_release(&app, &r).await?;
         let (e, daily, all) = tokio::try_join!(
-            async { Ok::<_, crate::WebError>(st.analyzer.evaluate(&app, &r, None, prev.as_ref()).await?) },
+            async {
+                let prev = st.analyzer.previous_release(&app, &r).await?;
+                Ok::<_, crate::WebError>(st.analyzer.evaluate(&app, &r, None, prev.as_ref()).await?)
+            },
             data::daily(&st, &app, &r),
             data::release_labels(&st, &app),
         )?;
