@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::process::Command;
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/minidump");
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/minidump");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minidump_with_uploaded_debug_file_is_symbolicated() {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/minidump");
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/minidump");
 const APP: &str = "native";
 /// linux.dmp's main module (crash.debug).
 const DEBUG_ID: &str = "c0bcc3f1-9827-fe65-3058-404b2831d9e6";

@@ -1,5 +1,5 @@
 //! The vitals analyzer: stored telemetry → verdicts against the standard
-//! (`../shared/standard/CLAUSES.md`), per app and release.
+//! (`docs/standard/CLAUSES.md`), per app and release.
 //!
 //! * [`policy`]: the standard as TOML rules with clause ids, per-app
 //!   overrides, validation at load.

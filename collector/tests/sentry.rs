@@ -11,7 +11,7 @@ use vitals_store::{ControlPlane, SqliteStore, Store};
 
 const FIXTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/fixtures/sdk-captures"
+    "/../tests/fixtures/sdk-captures"
 );
 
 struct Env {
@@ -368,7 +368,7 @@ async fn legacy_store_minidump_and_rate_limits() {
     // A minidump through the multipart endpoint is kept raw with its reason.
     let dump = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/minidump/mini-dumps/linux.dmp"
+        "/../tests/fixtures/minidump/mini-dumps/linux.dmp"
     ))
     .unwrap();
     let mut mp = Vec::new();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzing: every cargo-fuzz (libFuzzer) target under fuzz/ for a fixed time,
 # one after the other (niced, one libFuzzer process at a time), seeded from
-# the real fixtures in ../shared/fixtures and the repo's own examples, and
+# the real fixtures in tests/fixtures and the repo's own examples, and
 # re-running the saved crash inputs in fuzz/regressions/<target>/ first.
 #
 #   deploy/bench/fuzz.sh [SECONDS_PER_TARGET]   (default 600; CI's short mode: 20)
@@ -14,7 +14,7 @@
 # Environment:
 #   VITALS_FUZZ_DIR      corpus, seeds and artifacts (default $HOME/.cache/vitals-fuzz;
 #                        the corpus grows across runs there, outside the repo)
-#   VITALS_FIXTURES      the fixtures (default ../shared/fixtures beside the checkout)
+#   VITALS_FIXTURES      the fixtures (default tests/fixtures)
 #   VITALS_FUZZ_TARGETS  space-separated subset of targets (default: all)
 #   VITALS_FUZZ_TIMEOUT  seconds one input may take before it counts as a crash (default 30)
 #   VITALS_FUZZ_RSS_MB   memory limit of a fuzzer process in MB (default 2048)
@@ -40,7 +40,7 @@ fi
 all_targets="batch_decode sentry_envelope minidump_intake apple_report proguard_intake sourcemap_intake policy_parse"
 targets=${VITALS_FUZZ_TARGETS:-$all_targets}
 fuzz_dir=${VITALS_FUZZ_DIR:-$HOME/.cache/vitals-fuzz}
-fixtures=${VITALS_FIXTURES:-$root/../shared/fixtures}
+fixtures=${VITALS_FIXTURES:-$root/tests/fixtures}
 timeout=${VITALS_FUZZ_TIMEOUT:-30}
 rss_mb=${VITALS_FUZZ_RSS_MB:-2048}
 

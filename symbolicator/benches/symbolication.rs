@@ -21,7 +21,7 @@ use vitals_symbolicator::{Config, Symbolicator};
 fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/"
+        "/../tests/fixtures/"
     ))
     .join(rel)
 }

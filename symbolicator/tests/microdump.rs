@@ -1,4 +1,4 @@
-//! Breakpad microdumps against `shared/fixtures/android/breakpad-microdump`:
+//! Breakpad microdumps against `tests/fixtures/android/breakpad-microdump`:
 //! the stack walked with CFI from the uploaded `.sym` files and symbolicated
 //! must read, frame for frame, like Breakpad's own `microdump_stackwalk`
 //! output recorded upstream (`microdump.stackwalk.machine_readable-*.out`,

@@ -1,4 +1,4 @@
-//! Minidumps against `shared/fixtures/minidump` (see its README): crash
+//! Minidumps against `tests/fixtures/minidump` (see its README): crash
 //! reason, and the frames (function, file, line, inline chain) resolved
 //! with the uploaded debug files.
 

@@ -1,4 +1,4 @@
-//! ProGuard/R8 retrace against `shared/fixtures/android/proguard`.
+//! ProGuard/R8 retrace against `tests/fixtures/android/proguard`.
 //!
 //! Pinned: proguard 5.10.5. The one `version_sensitive` vector
 //! (`test_inline_group_no_base_entries`) is checked against the output its

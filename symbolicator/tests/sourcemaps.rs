@@ -1,4 +1,4 @@
-//! Source-map lookups against `shared/fixtures/sourcemaps` (17 + 5
+//! Source-map lookups against `tests/fixtures/sourcemaps` (17 + 5
 //! recorded lookups), and JS frames of a crash event through the store.
 
 mod common;

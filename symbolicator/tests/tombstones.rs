@@ -1,4 +1,4 @@
-//! Android tombstones against `shared/fixtures/android/tombstones` (AOSP's
+//! Android tombstones against `tests/fixtures/android/tombstones` (AOSP's
 //! example crashes for arm, arm64, x86, x86_64): every value the parser
 //! returns is compared with what the fixture text says, read here with
 //! patterns of the test's own; then symbolication of a tombstone frame by

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 const SYM_APP: &str = "mn-native";
-const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/minidump");
+const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/minidump");
 /// linux.dmp's main module (crash.debug).
 const DEBUG_ID: &str = "c0bcc3f1-9827-fe65-3058-404b2831d9e6";
 
@@ -44,7 +44,7 @@ async fn post_minidump(client: &reqwest::Client, base: &str, key: &Key) {
     assert_eq!(status, 200, "{}", r.text().await.unwrap_or_default());
 }
 
-/// The fixture's ground truth (shared/fixtures README): rip 0x401d72 →
+/// The fixture's ground truth (tests/fixtures/README.md): rip 0x401d72 →
 /// `crash` main.cpp:23, inlined in `start` :27, in `main` :35.
 fn symbolicated(doc: &Value) -> bool {
     let frames = doc["threads"]

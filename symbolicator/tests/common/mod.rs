@@ -7,11 +7,11 @@ use std::sync::Arc;
 use vitals_symbolicator::store::UploadHints;
 use vitals_symbolicator::{Config, Symbolicator};
 
-/// A path under `../shared/fixtures/`.
+/// A path under the repository's `tests/fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/fixtures/"
+        "/../tests/fixtures/"
     ))
     .join(rel)
 }
