@@ -269,10 +269,11 @@ async fn read_crash(
             );
         }
         Err(AuthFailure::Store(e)) => {
+            tracing::error!(error = %e, "crash lookup failed");
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Msg::RequestStoreUnavailable.key(),
-                Msg::RequestStoreUnavailable.render(lang, &[("reason", &e)]),
+                Msg::RequestStoreUnavailable.text(lang),
             );
         }
     }
@@ -288,10 +289,11 @@ async fn read_crash(
         Ok(Some(s)) => s,
         Ok(None) => return not_found(),
         Err(e) => {
+            tracing::error!(error = %e, "crash lookup failed");
             return error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 Msg::RequestStoreUnavailable.key(),
-                Msg::RequestStoreUnavailable.render(lang, &[("reason", &e)]),
+                Msg::RequestStoreUnavailable.text(lang),
             );
         }
     };

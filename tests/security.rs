@@ -11,6 +11,8 @@
 mod common;
 #[path = "security/harness.rs"]
 mod harness;
+#[path = "security/hostile.rs"]
+mod hostile;
 #[path = "security/logs.rs"]
 mod logs;
 #[path = "security/uploads.rs"]

@@ -98,6 +98,9 @@ impl ResponseError for Localized {
 
     fn error_response(&self) -> HttpResponse {
         let (status, code, message) = self.0.parts(self.1);
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, code, "analyzer request failed");
+        }
         HttpResponse::build(status)
             .insert_header(("content-language", self.1.tag()))
             .json(json!({"error": {"code": code, "message": message}}))

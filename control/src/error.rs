@@ -128,6 +128,9 @@ impl ResponseError for Localized {
             return localized.error_response();
         }
         let (code, message) = self.0.parts(self.1);
+        if self.status_code().is_server_error() {
+            tracing::error!(error = %self.0, code, "control request failed");
+        }
         HttpResponse::build(self.status_code())
             .insert_header(("content-language", self.1.tag()))
             .json(json!({"error": {"code": code, "message": message}}))

@@ -113,8 +113,8 @@ catalogue! {
         zh: "服务器内部错误：{reason}",
         en: "internal server error: {reason}" }
     RequestStoreUnavailable = "request.store_unavailable" {
-        zh: "存储不可用：{reason}",
-        en: "storage unavailable: {reason}" }
+        zh: "存储暂时不可用，请稍后重试（原因已记入服务器日志）",
+        en: "storage is unavailable; try again later (the cause is in the server log)" }
     RequestShardUnavailable = "request.shard_unavailable" {
         zh: "ClickHouse 分片 {shard} 无法连接：结果会缺少该分片的数据，因此不予显示。数据仍在接收（暂存于本节点队列），分片恢复后自动写入。",
         en: "ClickHouse shard {shard} is unreachable: results would lack its data, so none are shown. Ingestion continues (queued on this node) and resumes writing once the shard is back." }
@@ -418,6 +418,9 @@ catalogue! {
     ValSessionStatusOnStart = "validate.session_status_on_start" {
         zh: "会话开始事件不能带结束状态 {status}",
         en: "a session start cannot carry the end status {status}" }
+    ValForbiddenChar = "validate.forbidden_char" {
+        zh: "第 {at} 个字符 {code} 是控制字符或双向文本控制符，此字段不允许",
+        en: "character {at} ({code}) is a control or bidirectional-override character, not allowed in this field" }
 
     // ---- analyzer: policy --------------------------------------------------
     PolicySyntax = "policy.syntax" {

@@ -87,6 +87,13 @@ pub enum ValidationKind {
         limit: usize,
     },
     StatusOnStart(&'static str),
+    /// A character that has no place in the field: a control character
+    /// (NUL, CR, LF…) or a bidirectional override in an identifier or label,
+    /// or NUL anywhere. `code` is the code point, `at` its character index.
+    ForbiddenChar {
+        code: u32,
+        at: usize,
+    },
 }
 
 /// A rejected batch: where and why.
@@ -139,6 +146,10 @@ impl ValidationError {
                 Msg::ValTooManyItems.render(lang, &[("count", count), ("limit", limit)])
             }
             StatusOnStart(s) => Msg::ValSessionStatusOnStart.render(lang, &[("status", s)]),
+            ForbiddenChar { code, at } => Msg::ValForbiddenChar.render(
+                lang,
+                &[("code", &format!("U+{code:04X}")), ("at", &(at + 1))],
+            ),
         }
     }
 
@@ -217,6 +228,17 @@ pub fn validate(batch: &Batch, limits: &Limits, now_ms: i64) -> Result<(), Valid
     Ok(())
 }
 
+/// Whether `c` is refused in labels and identifiers: every control character
+/// (C0, DEL, C1) and the Unicode bidirectional controls and line separators.
+pub fn forbidden_in_label(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+                | '\u{2028}' | '\u{2029}'
+        )
+}
+
 struct Checker<'a> {
     limits: &'a Limits,
     now_ms: i64,
@@ -242,11 +264,28 @@ impl Checker<'_> {
                 },
             ));
         }
+        if let Some(at) = s.chars().position(|c| c == '\0') {
+            return Err(ValidationError::at(
+                path,
+                ValidationKind::ForbiddenChar { code: 0, at },
+            ));
+        }
         Ok(())
     }
 
+    /// A short label or identifier (version, build, model, fingerprint…):
+    /// no control characters and no bidirectional controls, which could
+    /// break a query, a log line or an e-mail subject, or make a page show
+    /// another value than the one stored.
     fn short(&self, path: &str, s: &str, allow_empty: bool) -> Result<(), ValidationError> {
-        self.len(path, s, self.limits.max_short_len, allow_empty)
+        self.len(path, s, self.limits.max_short_len, allow_empty)?;
+        if let Some((at, c)) = s.chars().enumerate().find(|(_, c)| forbidden_in_label(*c)) {
+            return Err(ValidationError::at(
+                path,
+                ValidationKind::ForbiddenChar { code: c as u32, at },
+            ));
+        }
+        Ok(())
     }
 
     fn id(&self, path: &str, s: &str) -> Result<(), ValidationError> {

@@ -147,13 +147,46 @@ pub(crate) enum Dialect {
     Sqlite,
 }
 
-/// Quotes a string literal (both dialects accept backslash-free doubling for
-/// SQLite and backslash escapes for ClickHouse; we escape for each).
+/// Quotes a string as a SQL literal of dialect `d`: the one way a value is
+/// written into SQL text. Any Rust string, including NUL and every other
+/// control character, comes back from the server unchanged
+/// (`store/tests/conformance.rs` round-trips every code point 0–255 and
+/// multi-byte text through both engines).
+///
+/// - ClickHouse: backslash escapes; quote, backslash, `?` and every ASCII
+///   control character (0x00–0x1F, 0x7F) are written as escapes, so the query
+///   text has no raw control bytes and no bind placeholders.
+/// - SQLite: a plain `'…'` literal with doubled quotes when the string has no
+///   control characters; otherwise the UTF-8 bytes as a blob cast to text
+///   (`CAST(X'…' AS TEXT)`), since SQLite's tokenizer ends the statement at a
+///   NUL byte.
 pub(crate) fn lit(d: Dialect, s: &str) -> String {
     match d {
-        Dialect::ClickHouse => format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'")),
+        Dialect::ClickHouse => format!("'{}'", ch_escape(s)),
+        Dialect::Sqlite if s.chars().any(|c| c.is_ascii_control()) => {
+            format!("CAST(X'{}' AS TEXT)", hex::encode_upper(s.as_bytes()))
+        }
         Dialect::Sqlite => format!("'{}'", s.replace('\'', "''")),
     }
+}
+
+/// The inside of a single-quoted ClickHouse string literal for `s`.
+pub(crate) fn ch_escape(s: &str) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(s.len() + 2);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            // `?` too: the `clickhouse` client reads a bare `?` in query
+            // text as a bind placeholder.
+            c if c.is_ascii_control() || c == '?' => {
+                let _ = write!(out, "\\x{:02X}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn col(c: Col) -> &'static str {

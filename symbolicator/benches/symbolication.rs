@@ -19,11 +19,7 @@ use vitals_symbolicator::store::UploadHints;
 use vitals_symbolicator::{Config, Symbolicator};
 
 fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/"
-    ))
-    .join(rel)
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/")).join(rel)
 }
 
 const DSYM: &str = "apple/crashprobe-ios/dSYMs/arm64-CrashLibiOS.framework.dSYM/Contents/Resources/DWARF/CrashLibiOS";

@@ -174,3 +174,68 @@ fn wrong_version() {
         ValidationKind::UnsupportedVersion(2)
     );
 }
+
+#[test]
+fn control_and_bidi_characters_are_refused_in_labels_naming_the_path() {
+    type Setter = fn(&mut Batch, String);
+    let cases: [(&str, Setter); 4] = [
+        ("release.version", |b, s| b.release.version = s),
+        ("release.build", |b, s| b.release.build = s),
+        ("device.model", |b, s| b.device.model = s),
+        ("device.os_version", |b, s| b.device.os_version = s),
+    ];
+    for (path, set) in cases {
+        for bad in [
+            "5.2.99\u{0}",
+            "5.2\r\n",
+            "a\tb",
+            "\u{7f}",
+            "\u{85}",
+            "x\u{202E}y",
+            "\u{2066}",
+        ] {
+            let mut b = batch(vec![session(NOW)]);
+            set(&mut b, bad.into());
+            let e = validate(&b, &Limits::default(), NOW).expect_err(bad);
+            assert_eq!(e.path, path, "{bad:?}");
+            assert!(
+                matches!(e.kind, ValidationKind::ForbiddenChar { .. }),
+                "{bad:?}: {e:?}"
+            );
+            assert!(e.message(vitals_i18n::Lang::En).contains(path));
+        }
+        // Ordinary text, Chinese and emoji stay accepted.
+        let mut b = batch(vec![session(NOW)]);
+        set(&mut b, "5.2.0 正式版 📈".into());
+        validate(&b, &Limits::default(), NOW).expect("plain label");
+    }
+}
+
+#[test]
+fn nul_is_refused_even_in_free_text_which_keeps_its_newlines() {
+    let crash = |message: &str| {
+        Event::Crash(CrashEvent {
+            ts: NOW,
+            crash_id: "c1".into(),
+            session_id: None,
+            exception_type: "SIGSEGV".into(),
+            message: message.into(),
+            fatal: true,
+            handled: false,
+            threads: vec![],
+            images: vec![],
+            raw: None,
+            fingerprint: None,
+            notes: vec![],
+        })
+    };
+    validate(
+        &batch(vec![crash("line 1\nline 2\tend")]),
+        &Limits::default(),
+        NOW,
+    )
+    .expect("newlines in a message");
+    let e = validate(&batch(vec![crash("abc\u{0}def")]), &Limits::default(), NOW).unwrap_err();
+    assert_eq!(e.path, "events[0].message");
+    assert_eq!(e.kind, ValidationKind::ForbiddenChar { code: 0, at: 3 });
+}

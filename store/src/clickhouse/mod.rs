@@ -239,7 +239,7 @@ fn base_client(cfg: &ClickHouseConfig) -> Client {
 
 /// Escapes a value for a single-quoted ClickHouse string literal.
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('\'', "\\'")
+    crate::query::ch_escape(s)
 }
 
 fn tuple_list(keys: &[(&str, &str)]) -> String {

@@ -9,11 +9,7 @@ use vitals_symbolicator::{Config, Symbolicator};
 
 /// A path under the repository's `tests/fixtures/`.
 pub fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../tests/fixtures/"
-    ))
-    .join(rel)
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/")).join(rel)
 }
 
 /// Reads a fixture.
