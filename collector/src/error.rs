@@ -229,5 +229,6 @@ fn validation_code(e: &ValidationError) -> &'static str {
         OutOfRange { .. } => Msg::ValOutOfRange.key(),
         TooManyItems { .. } => Msg::ValTooManyItems.key(),
         StatusOnStart(_) => Msg::ValSessionStatusOnStart.key(),
+        ForbiddenChar { .. } => Msg::ValForbiddenChar.key(),
     }
 }

@@ -86,6 +86,24 @@ fn short(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
+/// A label (release, environment, device and OS fields) as SDKs report it,
+/// fit for a native batch: trimmed, without control characters (the Node
+/// SDK reports Debian's OS version as "12.11\n"), at most `n` characters;
+/// `fallback` when nothing is left.
+fn label(s: &str, n: usize, fallback: &str) -> String {
+    let clean: String = s
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(n)
+        .collect();
+    if clean.is_empty() {
+        fallback.to_string()
+    } else {
+        clean
+    }
+}
+
 /// The client context of an event (or of a session's attributes).
 fn batch_for(
     ctx: &MapCtx<'_>,
@@ -105,7 +123,8 @@ fn batch_for(
     let environment = str_at(doc, &["environment"])
         .or_else(|| str_at(doc, &["attrs", "environment"]))
         .or_else(|| str_at(ctx.header, &["trace", "environment"]))
-        .map(|s| short(s, 64));
+        .map(|s| label(s, 64, ""))
+        .filter(|s| !s.is_empty());
     let c = doc.get("contexts").cloned().unwrap_or(Value::Null);
     let os_name = str_at(&c, &["os", "name"])
         .unwrap_or("")
@@ -147,12 +166,12 @@ fn batch_for(
         batch_id: format!("sentry-{}-{index}", ctx.envelope_id),
         app_id: ctx.app_id.to_string(),
         release: Release {
-            version: short(&release.version, 64),
-            build: short(&release.build, 64),
+            version: label(&release.version, 64, "unknown"),
+            build: label(&release.build, 64, ""),
         },
         platform,
         device: Device {
-            model: short(model, 128),
+            model: label(model, 128, "unknown"),
             class: if tablet {
                 DeviceClass::Tablet
             } else if mobile {
@@ -160,7 +179,7 @@ fn batch_for(
             } else {
                 DeviceClass::Other
             },
-            os_version: short(os_version, 64),
+            os_version: label(os_version, 64, "unknown"),
             screen: Screen {
                 width: u64_at(&c, &["device", "screen_width_pixels"]).unwrap_or(0) as u32,
                 height: u64_at(&c, &["device", "screen_height_pixels"]).unwrap_or(0) as u32,
@@ -170,7 +189,7 @@ fn batch_for(
                     .unwrap_or(0.0)
                     .clamp(0.0, 10.0) as f32,
             },
-            abi: short(str_at(&c, &["device", "arch"]).unwrap_or(""), 64),
+            abi: label(str_at(&c, &["device", "arch"]).unwrap_or(""), 64, ""),
             rooted: c
                 .pointer("/os/rooted")
                 .and_then(Value::as_bool)
