@@ -228,6 +228,7 @@ fn validation_code(e: &ValidationError) -> &'static str {
         InFuture { .. } => Msg::ValInFuture.key(),
         OutOfRange { .. } => Msg::ValOutOfRange.key(),
         TooManyItems { .. } => Msg::ValTooManyItems.key(),
+        FatalHandled => Msg::ValFatalHandled.key(),
         StatusOnStart(_) => Msg::ValSessionStatusOnStart.key(),
         ForbiddenChar { .. } => Msg::ValForbiddenChar.key(),
     }

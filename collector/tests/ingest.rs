@@ -465,3 +465,79 @@ async fn rate_limit_429_and_full_spool_503() {
     drop(app);
     c.shutdown().await;
 }
+
+#[actix_web::test]
+async fn handled_errors_are_never_crashes() {
+    let e = env(None).await;
+    let c = Collector::start(
+        CollectorConfig::default(),
+        e._dir.path(),
+        e.cp.clone(),
+        e.store.clone(),
+        Lang::ZhCn,
+    )
+    .unwrap();
+    let app = app!(c);
+    let with_crashes = |batch_id: &str, crashes: &[serde_json::Value]| {
+        let mut v: serde_json::Value =
+            serde_json::from_slice(&batch_json(batch_id, "x", 1)).unwrap();
+        let ev = v["events"].as_array_mut().unwrap();
+        let template = ev.pop().unwrap();
+        for (i, flags) in crashes.iter().enumerate() {
+            let mut crash = template.clone();
+            let o = crash.as_object_mut().unwrap();
+            o.remove("fatal");
+            o.insert("crash_id".into(), format!("c-{batch_id}-{i}").into());
+            for (k, f) in flags.as_object().unwrap() {
+                o.insert(k.clone(), f.clone());
+            }
+            ev.push(crash);
+        }
+        serde_json::to_vec(&v).unwrap()
+    };
+    // A caught error with `fatal` omitted is not a crash; with both omitted
+    // it is one (the default before `handled` existed).
+    let body = with_crashes(
+        "b-h1",
+        &[serde_json::json!({"handled": true}), serde_json::json!({})],
+    );
+    let resp = test::call_service(
+        &app,
+        signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request(),
+    )
+    .await;
+    assert_eq!(resp.status().as_u16(), 202, "accepted");
+    // Handled and fatal contradict each other: refused at the path.
+    let body = with_crashes(
+        "b-h2",
+        &[
+            serde_json::json!({"handled": true}),
+            serde_json::json!({"handled": true, "fatal": true}),
+            serde_json::json!({}),
+        ],
+    );
+    let (s, err) = error_of(
+        test::call_service(
+            &app,
+            signed(&e.key_id, &e.secret, &body, now_s(), &nonce()).to_request(),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (
+            s,
+            err["code"].as_str().unwrap(),
+            err["path"].as_str().unwrap()
+        ),
+        (400, "validate.fatal_handled", "events[2].fatal"),
+        "{err}"
+    );
+    wait_stored(e.store.as_ref(), 1).await;
+    drop(app);
+    c.shutdown().await;
+    let rel = e.store.release_summaries("demo").await.unwrap();
+    assert_eq!(rel.len(), 1, "{rel:?}");
+    assert_eq!(rel[0].fatal_crashes, 1, "{rel:?}");
+    assert_eq!(e.store.batch_count("demo").await.unwrap(), 1);
+}

@@ -418,3 +418,69 @@ async fn legacy_store_minidump_and_rate_limits() {
     drop(app);
     c.shutdown().await;
 }
+
+fn post(e: &Env, header: &str, items: &[(&str, serde_json::Value)]) -> test::TestRequest {
+    let mut body = format!("{header}\n");
+    for (ty, payload) in items {
+        body.push_str(&format!("{{\"type\":\"{ty}\"}}\n{payload}\n"));
+    }
+    envelope_req(e, body.into_bytes())
+}
+
+async fn release(store: &dyn Store, version: &str) -> vitals_store::ReleaseSummary {
+    let all = store.release_summaries("sentry-app").await.unwrap();
+    all.iter()
+        .find(|r| r.version == version)
+        .cloned()
+        .unwrap_or_else(|| panic!("no release {version} in {all:?}"))
+}
+
+#[actix_web::test]
+async fn only_unhandled_exceptions_are_crashes() {
+    let e = env().await;
+    let c = Collector::start(
+        config(),
+        e.dir.path(),
+        e.cp.clone(),
+        e.store.clone(),
+        Lang::En,
+    )
+    .unwrap();
+    let app = app!(c);
+    let exception = |handled: Option<bool>| {
+        let mut v = serde_json::json!({"type": "ValueError", "value": "bad order"});
+        if let Some(h) = handled {
+            v["mechanism"] = serde_json::json!({"type": "generic", "handled": h});
+        }
+        serde_json::json!({"values": [v]})
+    };
+    // (level, exception, a crash?)
+    let cases = [
+        ("fatal", None, false), // capture_message(level="fatal")
+        ("fatal", Some(exception(Some(true))), false),
+        ("fatal", Some(exception(None)), false),
+        ("error", Some(exception(Some(true))), false),
+        ("error", Some(exception(Some(false))), true),
+        ("fatal", Some(exception(Some(false))), true),
+    ];
+    for (i, (level, exc, _)) in cases.iter().enumerate() {
+        let mut ev = serde_json::json!({"event_id": format!("{i:032x}"), "level": level,
+            "timestamp": "2026-11-29T01:00:00Z", "release": "ev@3.0.0", "message": "order book stale"});
+        if let Some(x) = exc {
+            ev["exception"] = x.clone();
+        }
+        let header = format!("{{\"event_id\":\"{i:032x}\"}}");
+        let resp = test::call_service(&app, post(&e, &header, &[("event", ev)]).to_request()).await;
+        assert_eq!(resp.status().as_u16(), 200);
+    }
+    drop(app);
+    c.shutdown().await;
+    let r = release(e.store.as_ref(), "3.0.0").await;
+    let crashes = cases.iter().filter(|(_, _, crash)| *crash).count() as u64;
+    assert_eq!(r.fatal_crashes, crashes, "{r:?}");
+    assert_eq!(
+        kinds(e.store.as_ref()).await.get("crash"),
+        Some(&(cases.len() as u64)),
+        "handled errors are kept"
+    );
+}

@@ -415,6 +415,9 @@ catalogue! {
     ValTooManyItems = "validate.too_many_items" {
         zh: "含 {count} 项，超过上限 {limit}",
         en: "holds {count} items, more than the limit of {limit}" }
+    ValFatalHandled = "validate.fatal_handled" {
+        zh: "已处理的错误不能标记为崩溃：崩溃指应用被迫退出（handled 与 fatal 不能同时为 true）",
+        en: "a handled error cannot be fatal: a crash is a forced exit (handled and fatal cannot both be true)" }
     ValSessionStatusOnStart = "validate.session_status_on_start" {
         zh: "会话开始事件不能带结束状态 {status}",
         en: "a session start cannot carry the end status {status}" }

@@ -143,46 +143,86 @@ impl SessionStatus {
 
 /// A crash or handled error with its raw stack, kept for the symbolicator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(from = "CrashEventWire")]
 pub struct CrashEvent {
     pub ts: i64,
     /// Client-chosen unique id of this crash report.
     pub crash_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
     /// Exception or signal type: `SIGSEGV`, `NSInvalidArgumentException`,
     /// `java.lang.NullPointerException`, `TypeError`.
-    #[serde(rename = "exception_type")]
     pub exception_type: String,
-    #[serde(default)]
     pub message: String,
-    /// Fatal: the app died. Non-fatal errors are kept but do not count in the
-    /// crash rate.
-    #[serde(default = "crate_true")]
+    /// A crash: the app was forced to exit (the standard, clause 3.2).
+    /// Non-fatal errors are kept but do not count in the crash rate. When
+    /// the client omits it, `!handled`: an error the app caught is never a
+    /// crash, and validation refuses `handled` and `fatal` both true.
     pub fatal: bool,
-    #[serde(default)]
+    /// The app caught the error and went on running.
     pub handled: bool,
-    #[serde(default)]
     pub threads: Vec<Thread>,
     /// Loaded images for native symbolication.
-    #[serde(default)]
     pub images: Vec<Image>,
     /// Raw platform payload (an Apple report, a tombstone, base64 minidump
     /// reference…) handed to the symbolicator verbatim.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
     /// Grouping key. Clients may set it to force a group (like Sentry's
     /// `fingerprint`); the symbolicator sets it from the symbolicated stack.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fingerprint: Option<String>,
     /// Set by the server: symbolication outcome and the debug files it
     /// lacked ("upload dSYM 67e9247c-… for CrashProbeiOS").
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
-fn crate_true() -> bool {
-    true
+/// [`CrashEvent`] as sent, where `fatal` may be omitted: its default
+/// depends on `handled`, which serde's field defaults cannot express.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CrashEventWire {
+    ts: i64,
+    crash_id: String,
+    #[serde(default)]
+    session_id: Option<String>,
+    exception_type: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    fatal: Option<bool>,
+    #[serde(default)]
+    handled: bool,
+    #[serde(default)]
+    threads: Vec<Thread>,
+    #[serde(default)]
+    images: Vec<Image>,
+    #[serde(default)]
+    raw: Option<String>,
+    #[serde(default)]
+    fingerprint: Option<String>,
+    #[serde(default)]
+    notes: Vec<String>,
+}
+
+impl From<CrashEventWire> for CrashEvent {
+    fn from(w: CrashEventWire) -> Self {
+        CrashEvent {
+            ts: w.ts,
+            crash_id: w.crash_id,
+            session_id: w.session_id,
+            exception_type: w.exception_type,
+            message: w.message,
+            fatal: w.fatal.unwrap_or(!w.handled),
+            handled: w.handled,
+            threads: w.threads,
+            images: w.images,
+            raw: w.raw,
+            fingerprint: w.fingerprint,
+            notes: w.notes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

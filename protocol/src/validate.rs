@@ -86,6 +86,9 @@ pub enum ValidationKind {
         count: usize,
         limit: usize,
     },
+    /// A crash event both `handled` and `fatal`: a crash is a forced exit
+    /// (the standard, clause 3.2), so an error the app caught is never one.
+    FatalHandled,
     StatusOnStart(&'static str),
     /// A character that has no place in the field: a control character
     /// (NUL, CR, LF…) or a bidirectional override in an identifier or label,
@@ -145,6 +148,7 @@ impl ValidationError {
             TooManyItems { count, limit } => {
                 Msg::ValTooManyItems.render(lang, &[("count", count), ("limit", limit)])
             }
+            FatalHandled => Msg::ValFatalHandled.text(lang),
             StatusOnStart(s) => Msg::ValSessionStatusOnStart.render(lang, &[("status", s)]),
             ForbiddenChar { code, at } => Msg::ValForbiddenChar.render(
                 lang,
@@ -375,6 +379,12 @@ impl Checker<'_> {
             }
             Event::Crash(c) => {
                 self.id(&format!("{p}.crash_id"), &c.crash_id)?;
+                if c.fatal && c.handled {
+                    return Err(ValidationError::at(
+                        format!("{p}.fatal"),
+                        ValidationKind::FatalHandled,
+                    ));
+                }
                 if let Some(s) = &c.session_id {
                     self.id(&format!("{p}.session_id"), s)?;
                 }

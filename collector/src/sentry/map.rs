@@ -234,7 +234,23 @@ fn frame(f: &Value) -> Frame {
     }
 }
 
-/// An `event` (or legacy store body) → a crash or error report.
+/// Whether an event's exceptions make it a crash. A crash is a forced exit
+/// of the app (the standard, clause 3.2), and Sentry SDKs mark the
+/// exception that ended the app with `mechanism.handled: false` (uncaught
+/// exception handlers, signal handlers, minidumps). Everything else is a
+/// handled error, kept but never counted as a crash: an exception the app
+/// caught (`handled: true`, or no mechanism, which Sentry reads as handled)
+/// and a message. The event's `level` plays no part: `capture_message(..,
+/// level="fatal")` or a caught exception logged at level fatal is reported
+/// by an app that goes on running.
+fn is_crash(exceptions: &[Value]) -> bool {
+    exceptions
+        .iter()
+        .any(|v| v.pointer("/mechanism/handled") == Some(&Value::Bool(false)))
+}
+
+/// An `event` (or legacy store body) → a crash or error report; see
+/// [`is_crash`] for which is which.
 pub fn event(ctx: &MapCtx<'_>, index: usize, doc: &Value, raw_ref: Option<String>) -> Batch {
     let ts = doc
         .get("timestamp")
@@ -247,11 +263,7 @@ pub fn event(ctx: &MapCtx<'_>, index: usize, doc: &Value, raw_ref: Option<String
         .unwrap_or_default();
     // Chained exceptions are listed innermost first; the last is the one raised.
     let top = values.last().cloned().unwrap_or(Value::Null);
-    let unhandled = values
-        .iter()
-        .any(|v| v.pointer("/mechanism/handled") == Some(&Value::Bool(false)));
-    let level = str_at(doc, &["level"]).unwrap_or("error");
-    let fatal = level == "fatal" || unhandled;
+    let fatal = is_crash(&values);
     let message = str_at(&top, &["value"])
         .or_else(|| str_at(doc, &["message"]))
         .or_else(|| str_at(doc, &["logentry", "formatted"]))
