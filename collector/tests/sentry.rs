@@ -111,11 +111,12 @@ macro_rules! app {
 #[actix_web::test]
 async fn every_captured_envelope_is_accepted_and_mapped() {
     // (capture, batches it becomes, events by kind it adds)
-    /// (capture, batches it becomes, events by kind it adds)
+    /// (capture, batches it becomes, events by kind it adds); a session
+    /// update's start and end are a batch each.
     type Case = (&'static str, u64, &'static [(&'static str, u64)]);
     let cases: &[Case] = &[
-        ("node/node_000", 1, &[("session", 2)]),
-        ("node/node_001", 1, &[("session", 2)]),
+        ("node/node_000", 2, &[("session", 2)]),
+        ("node/node_001", 2, &[("session", 2)]),
         ("node/node_002", 0, &[]),
         ("node/node_003", 1, &[("crash", 1)]),
         ("node/node_004", 1, &[("crash", 1)]),
@@ -123,7 +124,7 @@ async fn every_captured_envelope_is_accepted_and_mapped() {
         ("python/py_001", 1, &[("crash", 1)]),
         ("python/py_002", 1, &[("crash", 1)]),
         ("python/py2_000", 1, &[("crash", 1)]),
-        ("python/py2_001", 2, &[("session", 2 + 6)]),
+        ("python/py2_001", 3, &[("session", 2 + 6)]),
     ];
     let e = env().await;
     let c = Collector::start(
@@ -433,6 +434,86 @@ async fn release(store: &dyn Store, version: &str) -> vitals_store::ReleaseSumma
         .find(|r| r.version == version)
         .cloned()
         .unwrap_or_else(|| panic!("no release {version} in {all:?}"))
+}
+
+#[actix_web::test]
+async fn sessions_count_once_per_session_and_aggregates_per_request() {
+    let e = env().await;
+    let c = Collector::start(
+        config(),
+        e.dir.path(),
+        e.cp.clone(),
+        e.store.clone(),
+        Lang::En,
+    )
+    .unwrap();
+    let app = app!(c);
+    let ok = |req: test::TestRequest| {
+        let app = &app;
+        async move {
+            let resp = test::call_service(app, req.to_request()).await;
+            assert_eq!(resp.status().as_u16(), 200);
+        }
+    };
+    // Request mode: the same counts in the same minute, flushed twice by a
+    // worker (two identical envelopes without an id): 2 × 3 sessions.
+    let agg = serde_json::json!({"attrs": {"release": "srv@1.0.0"},
+        "aggregates": [{"started": "2026-11-29T01:00:00Z", "exited": 2, "crashed": 1}]});
+    for _ in 0..2 {
+        ok(post(&e, "{}", &[("sessions", agg.clone())])).await;
+    }
+    // An envelope with an id of its own, resent, counts once: 1 × 4.
+    let agg = serde_json::json!({"attrs": {"release": "srv@1.0.0"},
+        "aggregates": [{"started": "2026-11-29T01:01:00Z", "exited": 3, "errored": 1}]});
+    for _ in 0..2 {
+        let header = r#"{"event_id":"9ec79c33ec9942ab8353589fcb2e04dc"}"#;
+        ok(post(&e, header, &[("sessions", agg.clone())])).await;
+    }
+    // Application mode: one session's updates as the Python SDK sends them
+    // (init=true on every one), the end resent, then a late update; and one
+    // that crashes, sent as a mobile SDK does (init only on the first).
+    let update = |sid: &str, init: bool, status: &str, at: &str| {
+        serde_json::json!({"sid": sid, "init": init, "started": "2026-11-29T01:00:00Z",
+            "timestamp": at, "status": status, "did": "user-1",
+            "attrs": {"release": "app@2.0.0+20"}})
+    };
+    let a = "0b5d1a3e-6a0d-4a8e-9d6c-0d2a3b4c5d6e";
+    for u in [
+        update(a, true, "ok", "2026-11-29T01:00:01Z"),
+        update(a, true, "ok", "2026-11-29T01:00:02Z"),
+        update(a, true, "exited", "2026-11-29T01:00:03Z"),
+        update(a, true, "exited", "2026-11-29T01:00:03Z"),
+        update(a, true, "crashed", "2026-11-29T01:00:09Z"),
+    ] {
+        ok(post(&e, "{}", &[("session", u)])).await;
+    }
+    let b = "7f3e2d1c-0b9a-4877-8665-544332211000";
+    for u in [
+        update(b, true, "ok", "2026-11-29T01:00:01Z"),
+        update(b, false, "errored", "2026-11-29T01:00:02Z"),
+        update(b, false, "crashed", "2026-11-29T01:00:03Z"),
+    ] {
+        ok(post(&e, "{}", &[("session", u)])).await;
+    }
+    // The same update twice in one envelope counts once.
+    let d = "1a2b3c4d-0000-4000-8000-00000000000d";
+    let u = update(d, true, "exited", "2026-11-29T01:00:05Z");
+    ok(post(&e, "{}", &[("session", u.clone()), ("session", u)])).await;
+    drop(app);
+    c.shutdown().await;
+
+    let srv = release(e.store.as_ref(), "1.0.0").await;
+    assert_eq!(
+        (srv.sessions, srv.crashed_sessions),
+        (2 * 3 + 4, 2),
+        "{srv:?}"
+    );
+    let app_r = release(e.store.as_ref(), "2.0.0").await;
+    assert_eq!(
+        (app_r.sessions, app_r.crashed_sessions),
+        (3, 1),
+        "each session's start and end once: {app_r:?}"
+    );
 }
 
 #[actix_web::test]

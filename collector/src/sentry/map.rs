@@ -1,6 +1,7 @@
 //! Mapping of Sentry items into vitals batches. Each item becomes its own
-//! batch (id derived from the envelope and the item's position, so a resent
-//! envelope is stored once), validated like any native batch.
+//! batch (id derived from the envelope's own id and the item's position, so
+//! a resent envelope is stored once; a session update's from its `sid`),
+//! validated like any native batch.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -10,7 +11,7 @@ use vitals_protocol::*;
 /// What the mapper needs to know besides the item.
 pub struct MapCtx<'a> {
     pub app_id: &'a str,
-    /// Envelope id: the header's `event_id`, else a digest of the body.
+    /// Envelope id: the header's `event_id`, else one fresh per request.
     pub envelope_id: String,
     pub header: &'a Value,
     /// host (or host suffix) → service category, for HTTP spans.
@@ -355,10 +356,19 @@ fn session_status(s: &str) -> Option<SessionStatus> {
     }
 }
 
-/// A `session` update → start and/or end.
-pub fn session(ctx: &MapCtx<'_>, index: usize, doc: &Value) -> Result<Batch, MapError> {
+/// A `session` update → its session's start and/or end, each a batch of
+/// its own whose id derives from the session id (`sid`), never from the
+/// envelope: a session's start and its end are each stored once however
+/// many updates arrive and however often one is resent. An update with
+/// `init: true` carries the start (the Python SDK marks every update of a
+/// session so, others only the first); one with a terminal status
+/// (`exited`, `crashed`, `abnormal`) carries the end, and the first end
+/// stored is kept. Updates of a running session (`ok`, `errored`) without
+/// `init` add nothing.
+pub fn session(ctx: &MapCtx<'_>, index: usize, doc: &Value) -> Result<Vec<Batch>, MapError> {
     let sid = str_at(doc, &["sid"]).ok_or(MapError::Missing("sid"))?;
-    let sid = id_safe(&sid.replace('-', ""), 128);
+    // Short enough that "sentry-session-<sid>-start" fits an id (128).
+    let sid = id_safe(&sid.replace('-', ""), 96);
     let started = doc
         .get("started")
         .and_then(parse_ts)
@@ -369,28 +379,45 @@ pub fn session(ctx: &MapCtx<'_>, index: usize, doc: &Value) -> Result<Batch, Map
         .and_then(Value::as_f64)
         .map(|d| (d * 1000.0) as u64)
         .unwrap_or_else(|| (ts - started).max(0) as u64);
-    let mut events = Vec::new();
+    let mut out = Vec::new();
+    let mut phase = |name: &str, event: SessionEvent| {
+        let mut b = batch_for(
+            ctx,
+            doc,
+            index,
+            str_at(doc, &["did"]),
+            vec![Event::Session(event)],
+        );
+        b.batch_id = format!("sentry-session-{sid}-{name}");
+        out.push(b);
+    };
     if doc.get("init").and_then(Value::as_bool).unwrap_or(false) {
-        events.push(Event::Session(SessionEvent {
-            ts: started,
-            session_id: sid.clone(),
-            phase: SessionPhase::Start,
-            status: None,
-            duration_ms: 0,
-            foreground_ms: 0,
-        }));
+        phase(
+            "start",
+            SessionEvent {
+                ts: started,
+                session_id: sid.clone(),
+                phase: SessionPhase::Start,
+                status: None,
+                duration_ms: 0,
+                foreground_ms: 0,
+            },
+        );
     }
     if let Some(status) = str_at(doc, &["status"]).and_then(session_status) {
-        events.push(Event::Session(SessionEvent {
-            ts,
-            session_id: sid,
-            phase: SessionPhase::End,
-            status: Some(status),
-            duration_ms,
-            foreground_ms: duration_ms,
-        }));
+        phase(
+            "end",
+            SessionEvent {
+                ts,
+                session_id: sid.clone(),
+                phase: SessionPhase::End,
+                status: Some(status),
+                duration_ms,
+                foreground_ms: duration_ms,
+            },
+        );
     }
-    Ok(batch_for(ctx, doc, index, str_at(doc, &["did"]), events))
+    Ok(out)
 }
 
 /// A `sessions` aggregate → that many starts and ends, per bucket.

@@ -20,7 +20,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use vitals_i18n::{Lang, Msg};
@@ -179,13 +178,20 @@ async fn read(req: &HttpRequest, payload: web::Payload, st: &Inner) -> Result<Ve
     decode::decompress(encoding, &body, cfg.max_decompressed_bytes)
 }
 
-fn envelope_id(header: &Value, body: &[u8]) -> String {
+/// The envelope's own id, its header's `event_id`: a resent envelope is
+/// stored once. An envelope without one (session updates, `sessions`
+/// aggregates, client reports, a minidump upload without an event id) is
+/// new on every request, with a fresh id: two `sessions` aggregates with
+/// the same counts in the same minute are two sets of sessions, never one
+/// resent, so the id is never a digest of the body. Session updates are
+/// idempotent by their own `sid` instead ([`map::session`]).
+fn envelope_id(header: &Value) -> String {
     header
         .get("event_id")
         .and_then(Value::as_str)
         .map(|s| s.replace('-', ""))
         .filter(|s| !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .unwrap_or_else(|| hex::encode(&Sha256::digest(body)[..12]))
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
 }
 
 /// Outcome counters of one request.
@@ -241,10 +247,9 @@ async fn process(
     st: &Inner,
     app: &App,
     env: envelope::Envelope,
-    body: &[u8],
 ) -> Result<(String, Tally), ApiError> {
     let cfg = &st.cfg.sentry;
-    let id = envelope_id(&env.header, body);
+    let id = envelope_id(&env.header);
     let ctx = map::MapCtx {
         app_id: &app.app_id,
         envelope_id: id.clone(),
@@ -299,14 +304,14 @@ async fn process(
                     reason: e.to_string(),
                 })
             }) {
-                Ok(b) if b.events.is_empty() => {
+                Ok(b) if b.is_empty() => {
                     st.metrics
                         .sentry_items
                         .with_label_values(&[ty, "accepted"])
                         .inc();
                     continue;
                 }
-                Ok(b) => vec![b],
+                Ok(b) => b,
                 Err(e) => {
                     tally.fail(st, ty, e);
                     continue;
@@ -464,7 +469,7 @@ async fn envelope_route(req: HttpRequest, payload: web::Payload, st: Shared) -> 
             .map_err(|e| ApiError::SentryEnvelope(e.to_string()))?;
         let env_error = env.error.clone();
         let oversized = env.oversized.len();
-        let (id, tally) = process(&st, &app, env, &body).await?;
+        let (id, tally) = process(&st, &app, env).await?;
         Ok(respond(id, tally, env_error, oversized, lang))
     };
     run.await.unwrap_or_else(|e: ApiError| failure(&e, lang))
@@ -499,7 +504,7 @@ async fn store_route(req: HttpRequest, payload: web::Payload, st: Shared) -> Htt
             error: None,
             oversized: Vec::new(),
         };
-        let (id, tally) = process(&st, &app, env, &body).await?;
+        let (id, tally) = process(&st, &app, env).await?;
         Ok(respond(id, tally, None, 0, lang))
     };
     run.await.unwrap_or_else(|e: ApiError| failure(&e, lang))
@@ -571,7 +576,7 @@ async fn minidump_route(req: HttpRequest, payload: web::Payload, st: Shared) -> 
             error: None,
             oversized: Vec::new(),
         };
-        let (id, tally) = process(&st, &app, env, &body).await?;
+        let (id, tally) = process(&st, &app, env).await?;
         Ok(respond(id, tally, None, 0, lang))
     };
     run.await.unwrap_or_else(|e: ApiError| failure(&e, lang))
