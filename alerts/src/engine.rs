@@ -197,7 +197,14 @@ impl Alerts {
                         &scope,
                     )
                     .await?;
-                    let r = vitals_analyzer::evaluate::evaluate(&policy_rule, &facts);
+                    let r = vitals_analyzer::evaluate::evaluate_all(
+                        self.store.as_ref(),
+                        std::slice::from_ref(&policy_rule),
+                        &facts,
+                    )
+                    .await?
+                    .pop()
+                    .expect("one rule, one result");
                     out.push(Observation {
                         series: rel,
                         verdict: r.verdict,
@@ -268,7 +275,24 @@ impl Alerts {
                 let extra = st.points.len().saturating_sub(MAX_POINTS);
                 st.points.drain(..extra);
             }
+            // An alert is about the measured value: it fires when the value
+            // is over the limit and recovers when it is back within it, also
+            // while an `ensure` rule cannot prove the limit yet (the gate's
+            // promise, not an operational alarm).
+            let within = obs.verdict == Verdict::Pass
+                || obs.result.as_ref().is_some_and(|r| {
+                    matches!(r.reason, vitals_analyzer::judge::Reason::Unproven { .. })
+                });
             let event = match obs.verdict {
+                _ if within => {
+                    st.breach_since = None;
+                    if st.firing {
+                        st.firing = false;
+                        Some(Event::Recovered)
+                    } else {
+                        None
+                    }
+                }
                 Verdict::Fail => {
                     let since = *st.breach_since.get_or_insert(t);
                     if !st.firing && t - since >= i64::from(rule.for_secs) {
@@ -285,16 +309,7 @@ impl Alerts {
                         None
                     }
                 }
-                Verdict::Pass => {
-                    st.breach_since = None;
-                    if st.firing {
-                        st.firing = false;
-                        Some(Event::Recovered)
-                    } else {
-                        None
-                    }
-                }
-                Verdict::InsufficientData => None,
+                Verdict::Pass | Verdict::InsufficientData => None,
             };
             if let Some(ev) = event {
                 let id = self.record_and_notify(rule, &obs, ev, &st, t).await?;

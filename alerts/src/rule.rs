@@ -139,6 +139,8 @@ impl AlertRule {
             severity: Severity::Urgent,
             category: self.category.clone(),
             enabled: true,
+            verdict: None,
+            bound: None,
         };
         // One-rule policy: the analyzer's own validation.
         let text = toml::to_string(&Policy {

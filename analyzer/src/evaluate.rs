@@ -1,18 +1,14 @@
 //! Rules × facts → verdicts, and the release decision.
 
+use crate::exact::QuantileEstimate;
 use crate::facts::Facts;
-use crate::policy::{Direction, Metric, Rule, Severity, Statistic};
+use crate::judge::{Measured, Semantics, judge};
+pub use crate::judge::{Reason, Verdict};
+use crate::policy::{Bound, Direction, Metric, Rule, Severity, Statistic};
 use crate::stats::wilson;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use vitals_i18n::{Lang, Msg};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    InsufficientData,
-}
 
 impl Verdict {
     pub fn as_str(self) -> &'static str {
@@ -181,12 +177,22 @@ pub struct RuleResult {
     pub value: Option<f64>,
     pub threshold: f64,
     pub direction: Direction,
-    /// 95 % Wilson interval, for rates.
+    /// Whether the threshold itself passes.
+    pub bound: Bound,
+    /// `ensure` or `exceed` (`docs/METRICS.md`).
+    pub semantics: Semantics,
+    /// 95 % interval: Wilson for rates, normal for means, order statistics
+    /// for percentiles.
     pub interval: Option<(f64, f64)>,
+    /// Whether `value` is exact; a percentile far from the threshold is its
+    /// histogram bucket's value (±0.5 %), which cannot change the verdict.
+    pub exact: bool,
     pub sample: u64,
     pub min_sample: u64,
     pub severity: Severity,
     pub verdict: Verdict,
+    /// Why the verdict is what it is.
+    pub reason: Reason,
     pub evidence: Evidence,
 }
 
@@ -263,27 +269,67 @@ pub fn decide(results: &[RuleResult]) -> Decision {
 }
 
 struct Outcome {
-    value: Option<f64>,
-    interval: Option<(f64, f64)>,
+    measured: Option<Measured>,
+    /// Observations, also when there is no value to judge.
     sample: u64,
+    exact: bool,
+    /// For an unproven `ensure`: further observations that would decide.
+    more: Option<u64>,
     evidence: Evidence,
 }
 
-fn rate(k: u64, n: u64, evidence: Evidence) -> Outcome {
+fn rate(rule: &Rule, k: u64, n: u64, evidence: Evidence) -> Outcome {
     Outcome {
-        value: (n > 0).then(|| k as f64 / n as f64),
-        interval: (n > 0).then(|| wilson(k, n)),
+        measured: crate::judge::rate(k, n),
         sample: n,
+        exact: true,
+        more: crate::judge::rate_more(&rule.limit(), k, n),
         evidence,
     }
 }
 
 fn plain(value: Option<f64>, sample: u64, evidence: Evidence) -> Outcome {
     Outcome {
-        value,
-        interval: None,
+        measured: value.map(|value| Measured {
+            value,
+            interval: None,
+            sample,
+        }),
         sample,
+        exact: true,
+        more: None,
         evidence,
+    }
+}
+
+/// A distribution's statistic: the mean with its interval, or a percentile
+/// from [`crate::exact`] (`est`), or the maximum.
+fn dist(rule: &Rule, d: &crate::facts::Dist, est: Option<&QuantileEstimate>) -> Outcome {
+    let evidence = Evidence::Samples { n: d.n };
+    let limit = rule.limit();
+    match rule.statistic {
+        Statistic::Mean => Outcome {
+            measured: crate::judge::mean(d.n, d.sum, d.sum_sq),
+            sample: d.n,
+            exact: true,
+            more: crate::judge::mean_more(&limit, d.n, d.sum, d.sum_sq),
+            evidence,
+        },
+        s if s.quantile().is_some() => {
+            let q = s.quantile().unwrap_or(0.5);
+            Outcome {
+                measured: est.map(|e| Measured {
+                    value: e.value,
+                    interval: Some(e.interval),
+                    sample: e.sample,
+                }),
+                sample: d.n,
+                exact: est.is_some_and(|e| e.exact),
+                more: crate::judge::quantile_more(&limit, d.n, q, d.hist.share_passing(&limit)),
+                evidence,
+            }
+        }
+        _ => plain(d.hist.max(), d.n, evidence),
     }
 }
 
@@ -307,9 +353,10 @@ fn coverage(f: &Facts, clause: &str) -> Outcome {
     )
 }
 
-fn outcome(rule: &Rule, f: &Facts) -> Outcome {
+fn outcome(rule: &Rule, f: &Facts, est: Option<&QuantileEstimate>) -> Outcome {
     match rule.metric {
         Metric::CrashRatePerSession => rate(
+            rule,
             f.crashed_sessions,
             f.sessions,
             Evidence::Sessions {
@@ -318,6 +365,7 @@ fn outcome(rule: &Rule, f: &Facts) -> Outcome {
             },
         ),
         Metric::CrashRatePerUser => rate(
+            rule,
             f.crashed_users,
             f.users,
             Evidence::Users {
@@ -339,6 +387,7 @@ fn outcome(rule: &Rule, f: &Facts) -> Outcome {
                 });
             match worst {
                 Some(m) => rate(
+                    rule,
                     m.crashed,
                     m.sessions,
                     Evidence::WorstModel {
@@ -355,9 +404,17 @@ fn outcome(rule: &Rule, f: &Facts) -> Outcome {
             }
         }
         Metric::CrashGroupUserShare => {
+            // Every group is judged by the same function as the list's
+            // urgent flag; the rule shows the worst one (an urgent group
+            // first, then the most affected).
             let urgent = f.groups.iter().filter(|g| g.urgent).count();
-            match f.groups.iter().max_by_key(|g| g.users) {
+            let worst = f
+                .groups
+                .iter()
+                .max_by_key(|g| (g.urgent, g.users, std::cmp::Reverse(g.fingerprint.clone())));
+            match worst {
                 Some(g) => rate(
+                    rule,
                     g.users,
                     f.users,
                     Evidence::Group {
@@ -369,6 +426,7 @@ fn outcome(rule: &Rule, f: &Facts) -> Outcome {
                     },
                 ),
                 None => rate(
+                    rule,
                     0,
                     f.users,
                     Evidence::Users {
@@ -432,25 +490,13 @@ fn outcome(rule: &Rule, f: &Facts) -> Outcome {
                 },
             )
         }
-        Metric::ColdStart => plain(
-            f.cold_start.stat(rule.statistic),
-            f.cold_start.n,
-            Evidence::Samples { n: f.cold_start.n },
-        ),
-        Metric::Cpu => plain(
-            f.cpu.stat(rule.statistic),
-            f.cpu.n,
-            Evidence::Samples { n: f.cpu.n },
-        ),
-        Metric::Memory => plain(
-            f.memory.stat(rule.statistic),
-            f.memory.n,
-            Evidence::Samples { n: f.memory.n },
-        ),
+        Metric::ColdStart => dist(rule, &f.cold_start, est),
+        Metric::Cpu => dist(rule, &f.cpu, est),
+        Metric::Memory => dist(rule, &f.memory, est),
         Metric::ServerLatency => {
             let d = rule.category.as_ref().and_then(|c| f.latency.get(c));
             match d {
-                Some(d) => plain(d.stat(rule.statistic), d.n, Evidence::Samples { n: d.n }),
+                Some(d) => dist(rule, d, est),
                 None => plain(None, 0, Evidence::None),
             }
         }
@@ -512,6 +558,7 @@ fn outcome(rule: &Rule, f: &Facts) -> Outcome {
                 Some(p) => {
                     let (k, n) = pick(p);
                     rate(
+                        rule,
                         k,
                         n,
                         Evidence::Patch {
@@ -531,39 +578,76 @@ fn outcome(rule: &Rule, f: &Facts) -> Outcome {
     }
 }
 
-/// Evaluates one rule.
-pub fn evaluate(rule: &Rule, f: &Facts) -> RuleResult {
-    let o = outcome(rule, f);
-    let verdict = match o.value {
-        _ if o.sample < rule.min_sample => Verdict::InsufficientData,
-        None => Verdict::InsufficientData,
-        Some(v) => {
-            // Rates are judged on their interval: a fail needs the whole
-            // interval on the wrong side, so noise never blocks a release.
-            let (lo, hi) = o.interval.unwrap_or((v, v));
-            let breach = match rule.direction {
-                Direction::Below if o.interval.is_some() => lo > rule.threshold,
-                Direction::Below => v >= rule.threshold,
-                Direction::AtLeast if o.interval.is_some() => hi < rule.threshold,
-                Direction::AtLeast => v < rule.threshold,
-            };
-            if breach { Verdict::Fail } else { Verdict::Pass }
-        }
-    };
+/// Percentile estimates of the rules that need one, by rule id.
+pub type Estimates = BTreeMap<String, QuantileEstimate>;
+
+/// The distribution a percentile rule reads.
+fn rule_dist<'a>(rule: &Rule, f: &'a Facts) -> Option<&'a crate::facts::Dist> {
+    rule.statistic.quantile()?;
+    match rule.metric {
+        Metric::ColdStart => Some(&f.cold_start),
+        Metric::Cpu => Some(&f.cpu),
+        Metric::Memory => Some(&f.memory),
+        Metric::ServerLatency => f.latency.get(rule.category.as_deref()?),
+        _ => None,
+    }
+}
+
+/// Reads, exactly where a verdict depends on it, every percentile the rules
+/// judge (`all_exact`: exactly everywhere).
+pub async fn estimates(
+    store: &dyn vitals_store::Store,
+    rules: &[Rule],
+    f: &Facts,
+    all_exact: bool,
+) -> Result<Estimates, vitals_store::StoreError> {
+    let jobs = rules.iter().filter_map(|r| {
+        let d = rule_dist(r, f)?;
+        let q = r.statistic.quantile()?;
+        Some(async move {
+            let est = crate::exact::quantile(store, d, q, &r.limit(), all_exact).await?;
+            Ok::<_, vitals_store::StoreError>(est.map(|e| (r.id(), e)))
+        })
+    });
+    let found = futures_util::future::try_join_all(jobs).await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// Evaluates every rule: percentiles exact where it matters, then
+/// [`evaluate`].
+pub async fn evaluate_all(
+    store: &dyn vitals_store::Store,
+    rules: &[Rule],
+    f: &Facts,
+) -> Result<Vec<RuleResult>, vitals_store::StoreError> {
+    let est = estimates(store, rules, f, false).await?;
+    Ok(rules.iter().map(|r| evaluate(r, f, &est)).collect())
+}
+
+/// Evaluates one rule ([`crate::judge`] decides).
+pub fn evaluate(rule: &Rule, f: &Facts, est: &Estimates) -> RuleResult {
+    let o = outcome(rule, f, est.get(&rule.id()));
+    let limit = rule.limit();
+    let (verdict, reason) = judge(&limit, o.measured, || o.more);
+    let m = o.measured;
     RuleResult {
         id: rule.id(),
         clause: rule.clause.clone(),
         metric: rule.metric,
         statistic: rule.statistic,
         category: rule.category.clone(),
-        value: o.value.filter(|v| v.is_finite()),
+        value: m.map(|m| m.value).filter(|v| v.is_finite()),
         threshold: rule.threshold,
         direction: rule.direction,
-        interval: o.interval,
+        bound: limit.bound,
+        semantics: limit.semantics,
+        interval: m.and_then(|m| m.interval),
+        exact: o.exact,
         sample: o.sample,
         min_sample: rule.min_sample,
         severity: rule.severity,
         verdict,
+        reason,
         evidence: o.evidence,
     }
 }

@@ -87,34 +87,41 @@ pub struct Cell {
     pub healthy: bool,
 }
 
+/// A distribution of samples: its histogram for charts and locating
+/// percentiles, exact count, sum and sum of squares for the mean and its
+/// interval, and where its raw values live for exact percentiles.
 #[derive(Debug, Clone, Serialize)]
 pub struct Dist {
     pub n: u64,
     pub mean: Option<f64>,
+    /// Percentiles read from the histogram (±0.5 %), for charts and tables;
+    /// rules use [`crate::exact`].
     pub p50: Option<f64>,
     pub p90: Option<f64>,
     pub p99: Option<f64>,
     #[serde(skip)]
+    pub sum: f64,
+    #[serde(skip)]
+    pub sum_sq: f64,
+    #[serde(skip)]
     pub hist: Histogram,
+    #[serde(skip)]
+    pub source: Option<crate::exact::Source>,
 }
 
 impl Dist {
-    fn from(hist: Histogram, mean: Option<f64>) -> Dist {
+    fn from(hist: Histogram, sum: f64, sum_sq: f64, source: Option<crate::exact::Source>) -> Dist {
+        let n = hist.count();
         Dist {
-            n: hist.count(),
-            mean,
+            n,
+            mean: (n > 0).then(|| sum / n as f64),
             p50: hist.quantile(0.5),
             p90: hist.quantile(0.9),
             p99: hist.quantile(0.99),
+            sum,
+            sum_sq,
             hist,
-        }
-    }
-
-    pub fn stat(&self, s: crate::policy::Statistic) -> Option<f64> {
-        match s {
-            crate::policy::Statistic::Mean => self.mean,
-            crate::policy::Statistic::Max => self.hist.max(),
-            other => other.quantile().and_then(|q| self.hist.quantile(q)),
+            source,
         }
     }
 }
@@ -179,7 +186,9 @@ pub struct Scope {
     /// Sessions a compatibility cell needs to count as observed.
     pub cell_min_sessions: u64,
     pub crash_threshold: f64,
-    pub urgent_share: f64,
+    /// The 5.1b rule's limit: a group is urgent when [`crate::judge`] fails
+    /// its share of affected users.
+    pub urgent: crate::judge::Limit,
     /// Only events in this time range (Unix seconds, inclusive); alerts
     /// evaluate a window, releases their whole life.
     pub since: Option<u32>,
@@ -192,7 +201,12 @@ impl Default for Scope {
             exclude_untrusted: false,
             cell_min_sessions: 100,
             crash_threshold: 0.0005,
-            urgent_share: 0.0001,
+            urgent: crate::policy::Policy::standard()
+                .rules
+                .iter()
+                .find(|r| r.metric == crate::policy::Metric::CrashGroupUserShare)
+                .map(|r| r.limit())
+                .expect("the standard has a 5.1b rule"),
             since: None,
             until: None,
         }
@@ -220,15 +234,25 @@ fn hist(rows: &[AggRow], dim: usize, count: usize) -> Histogram {
     Histogram::new(
         rows.iter()
             .filter_map(|r| r.dim(dim).parse::<i16>().ok().map(|b| (b, r.count(count))))
-            .filter(|(b, c)| *b != vitals_store::row::BUCKET_NONE && *c > 0)
+            .filter(|(_, c)| *c > 0)
             .collect(),
     )
 }
 
-/// Gathers the facts of `release` of `app`.
-/// A histogram under construction with its value sum.
-type Acc = (BTreeMap<i16, u64>, f64);
+/// A histogram under construction with its value sum and sum of squares.
+type Acc = (BTreeMap<i16, u64>, f64, f64);
 
+/// The raw rows behind a distribution of the release filter `f`.
+fn source(f: &Filter, kind: &str, col: Col, conds: Vec<Cond>, bucket: Dim) -> crate::exact::Source {
+    crate::exact::Source {
+        filter: with_kinds(f, &[kind]),
+        col,
+        conds,
+        bucket,
+    }
+}
+
+/// Gathers the facts of `release` of `app`.
 pub async fn gather(
     store: &dyn Store,
     cp: &ControlPlane,
@@ -321,7 +345,11 @@ pub async fn gather(
     let cold = q(
         &with_kinds(&f, &["cold_start"]),
         vec![Dim::DeviceModel, Dim::BucketA],
-        vec![Measure::Count(None), Measure::Sum(Col::DurationMs, None)],
+        vec![
+            Measure::Count(None),
+            Measure::Sum(Col::DurationMs, None),
+            Measure::SumSq(Col::DurationMs, None),
+        ],
     );
     let perf_f = with_kinds(&f, &["perf"]);
     let cpu = q(
@@ -330,6 +358,7 @@ pub async fn gather(
         vec![
             Measure::Count(Some(Cond::HasCpu)),
             Measure::Sum(Col::CpuPct, Some(Cond::HasCpu)),
+            Measure::SumSq(Col::CpuPct, Some(Cond::HasCpu)),
         ],
     );
     let mem = q(
@@ -338,6 +367,7 @@ pub async fn gather(
         vec![
             Measure::Count(Some(Cond::HasMemory)),
             Measure::Sum(Col::MemoryMb, Some(Cond::HasMemory)),
+            Measure::SumSq(Col::MemoryMb, Some(Cond::HasMemory)),
         ],
     );
     let install = q(
@@ -352,7 +382,11 @@ pub async fn gather(
     let latency = q(
         &with_kinds(&f, &["network"]),
         vec![Dim::Category, Dim::Site, Dim::ReqFamily, Dim::BucketA],
-        vec![Measure::Count(None), Measure::Sum(Col::DurationMs, None)],
+        vec![
+            Measure::Count(None),
+            Measure::Sum(Col::DurationMs, None),
+            Measure::SumSq(Col::DurationMs, None),
+        ],
     );
     let patches = q(
         &with_kinds(&f, &["hot_update"]),
@@ -421,44 +455,78 @@ pub async fn gather(
         &states,
         &release.version,
         users,
-        scope.urgent_share,
+        &scope.urgent,
     );
     let cells = crate::compat::cells(&compat, scope);
 
-    let mut cold_all: BTreeMap<i16, u64> = BTreeMap::new();
+    let mut cold_all: Acc = Default::default();
     let mut cold_models: BTreeMap<String, Acc> = BTreeMap::new();
-    let (mut cold_sum, mut cold_n) = (0.0, 0u64);
     for r in &cold {
         let Ok(b) = r.dim(1).parse::<i16>() else {
             continue;
         };
-        let n = r.count(0);
-        let sum = r.value(1).unwrap_or(0.0);
-        *cold_all.entry(b).or_default() += n;
-        let e = cold_models.entry(r.dim(0).to_string()).or_default();
-        *e.0.entry(b).or_default() += n;
-        e.1 += sum;
-        cold_sum += sum;
-        cold_n += n;
+        let (n, sum, sq) = (
+            r.count(0),
+            r.value(1).unwrap_or(0.0),
+            r.value(2).unwrap_or(0.0),
+        );
+        for acc in [
+            &mut cold_all,
+            cold_models.entry(r.dim(0).to_string()).or_default(),
+        ] {
+            *acc.0.entry(b).or_default() += n;
+            acc.1 += sum;
+            acc.2 += sq;
+        }
     }
-    let mean = |sum: f64, n: u64| (n > 0).then(|| sum / n as f64);
-    let cold_start = Dist::from(
-        Histogram::new(cold_all.into_iter().collect()),
-        mean(cold_sum, cold_n),
+    let to_dist = |(h, sum, sq): Acc, src: Option<crate::exact::Source>| {
+        Dist::from(
+            Histogram::new(h.into_iter().filter(|(_, c)| *c > 0).collect()),
+            sum,
+            sq,
+            src,
+        )
+    };
+    let cold_start = to_dist(
+        cold_all,
+        Some(source(
+            &f,
+            "cold_start",
+            Col::DurationMs,
+            vec![],
+            Dim::BucketA,
+        )),
     );
     let cold_start_by_model = cold_models
         .into_iter()
-        .map(|(m, (h, sum))| {
-            let h = Histogram::new(h.into_iter().collect());
-            let n = h.count();
-            (m, Dist::from(h, mean(sum, n)))
-        })
+        .map(|(m, acc)| (m, to_dist(acc, None)))
         .collect();
-    let sum_col = |rows: &[AggRow]| rows.iter().map(|r| r.value(1).unwrap_or(0.0)).sum::<f64>();
-    let cpu_h = hist(&cpu, 0, 0);
-    let cpu_mean = mean(sum_col(&cpu), cpu_h.count());
-    let mem_h = hist(&mem, 0, 0);
-    let mem_mean = mean(sum_col(&mem), mem_h.count());
+    let col_sum =
+        |rows: &[AggRow], i: usize| rows.iter().map(|r| r.value(i).unwrap_or(0.0)).sum::<f64>();
+    let cpu = Dist::from(
+        hist(&cpu, 0, 0),
+        col_sum(&cpu, 1),
+        col_sum(&cpu, 2),
+        Some(source(
+            &f,
+            "perf",
+            Col::CpuPct,
+            vec![Cond::HasCpu],
+            Dim::BucketA,
+        )),
+    );
+    let memory = Dist::from(
+        hist(&mem, 0, 0),
+        col_sum(&mem, 1),
+        col_sum(&mem, 2),
+        Some(source(
+            &f,
+            "perf",
+            Col::MemoryMb,
+            vec![Cond::HasMemory],
+            Dim::BucketB,
+        )),
+    );
 
     // Install time: one mean per model (weighted over platform/ABI rows).
     let mut per_model: BTreeMap<String, (f64, u64)> = BTreeMap::new();
@@ -500,33 +568,45 @@ pub async fn gather(
         let Ok(b) = r.dim(3).parse::<i16>() else {
             continue;
         };
-        let (n, sum) = (r.count(0), r.value(1).unwrap_or(0.0));
-        let e = lat_cat.entry(r.dim(0).to_string()).or_default();
-        *e.0.entry(b).or_default() += n;
-        e.1 += sum;
-        let e = lat_cells
-            .entry((
-                r.dim(0).to_string(),
-                r.dim(1).to_string(),
-                r.dim(2).to_string(),
-            ))
-            .or_default();
-        *e.0.entry(b).or_default() += n;
-        e.1 += sum;
+        let (n, sum, sq) = (
+            r.count(0),
+            r.value(1).unwrap_or(0.0),
+            r.value(2).unwrap_or(0.0),
+        );
+        let cell = (
+            r.dim(0).to_string(),
+            r.dim(1).to_string(),
+            r.dim(2).to_string(),
+        );
+        for acc in [
+            lat_cat.entry(r.dim(0).to_string()).or_default(),
+            lat_cells.entry(cell).or_default(),
+        ] {
+            *acc.0.entry(b).or_default() += n;
+            acc.1 += sum;
+            acc.2 += sq;
+        }
     }
-    let to_dist = |(h, sum): Acc| {
-        let h = Histogram::new(h.into_iter().collect());
-        let n = h.count();
-        Dist::from(h, mean(sum, n))
-    };
-    let latency = lat_cat.into_iter().map(|(k, v)| (k, to_dist(v))).collect();
+    let latency = lat_cat
+        .into_iter()
+        .map(|(k, v)| {
+            let src = source(
+                &f,
+                "network",
+                Col::DurationMs,
+                vec![Cond::Category(k.clone())],
+                Dim::BucketA,
+            );
+            (k, to_dist(v, Some(src)))
+        })
+        .collect();
     let latency_cells = lat_cells
         .into_iter()
         .map(|((category, site, ip_family), v)| LatencyCell {
             category,
             site,
             ip_family,
-            dist: to_dist(v),
+            dist: to_dist(v, None),
         })
         .collect();
     let patches = patches
@@ -556,8 +636,8 @@ pub async fn gather(
         cells,
         cold_start,
         cold_start_by_model,
-        cpu: Dist::from(cpu_h, cpu_mean),
-        memory: Dist::from(mem_h, mem_mean),
+        cpu,
+        memory,
         install_by_model,
         packages,
         latency,

@@ -13,8 +13,10 @@
 pub mod api;
 mod compat;
 pub mod evaluate;
+pub mod exact;
 pub mod facts;
-mod lifecycle;
+pub mod judge;
+pub mod lifecycle;
 pub mod policy;
 pub mod render;
 pub mod stats;
@@ -256,7 +258,11 @@ impl Analyzer {
         };
         let scope = Scope {
             crash_threshold: threshold(policy::Metric::CrashRatePerSession, 0.0005),
-            urgent_share: threshold(policy::Metric::CrashGroupUserShare, 0.0001),
+            urgent: rules
+                .iter()
+                .find(|r| r.metric == policy::Metric::CrashGroupUserShare)
+                .map(|r| r.limit())
+                .unwrap_or(Scope::default().urgent),
             cell_min_sessions: rules
                 .iter()
                 .find(|r| r.metric == policy::Metric::DeviceClassCoverage)
@@ -295,10 +301,8 @@ impl Analyzer {
                 release: release.label(),
             });
         }
-        let results: Vec<RuleResult> = rules
-            .iter()
-            .map(|r| evaluate::evaluate(r, &facts))
-            .collect();
+        let results: Vec<RuleResult> =
+            evaluate::evaluate_all(self.store.as_ref(), &rules, &facts).await?;
         let decision = evaluate::decide(&results);
         Ok(Evaluation {
             app: app.to_string(),

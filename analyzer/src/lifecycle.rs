@@ -5,6 +5,43 @@ use std::collections::BTreeMap;
 use vitals_store::query::AggRow;
 use vitals_store::releases::{GroupState, GroupStatus};
 
+/// Each fingerprint's first release and first sighting (Unix seconds), from
+/// app-wide per-(fingerprint, version) rows: fatal crashes, first time.
+pub fn first_releases(history: &[AggRow]) -> BTreeMap<String, (String, u32)> {
+    let mut first: BTreeMap<String, (String, u32)> = BTreeMap::new();
+    for r in history.iter().filter(|r| r.count(0) > 0) {
+        let seen = r.value(1).unwrap_or(0.0) as u32;
+        let e = first
+            .entry(r.dim(0).to_string())
+            .or_insert_with(|| (r.dim(1).to_string(), seen));
+        if seen < e.1 || (seen == e.1 && compare_versions(r.dim(1), &e.0).is_lt()) {
+            *e = (r.dim(1).to_string(), seen);
+        }
+    }
+    first
+}
+
+/// A group's lifecycle state in `version` (5.1c): merged, ignored,
+/// regressed (resolved in an earlier release and crashing again), resolved,
+/// new (first seen in this release) or open.
+pub fn state_of(st: Option<&GroupState>, first_release: &str, version: &str) -> &'static str {
+    match st {
+        Some(s) if s.status == GroupStatus::Merged => "merged",
+        Some(s) if s.status == GroupStatus::Ignored => "ignored",
+        Some(s) if resolved_before(s, version) => "regressed",
+        Some(s) if s.status == GroupStatus::Resolved => "resolved",
+        _ if first_release == version => "new",
+        _ => "open",
+    }
+}
+
+/// Whether a crash group reaching `users` of `active_users` is urgent
+/// (5.1b): the one test the gate's 5.1b rule, the crash-group list, alerts
+/// and the dashboard all use.
+pub fn is_urgent(limit: &crate::judge::Limit, users: u64, active_users: u64) -> bool {
+    crate::judge::judge_rate(limit, users, active_users).0 == crate::judge::Verdict::Fail
+}
+
 /// Builds the release's groups from the store's per-group rows (`groups`:
 /// fingerprint, exception → events, users, first, last) and the app-wide
 /// per-(fingerprint, version) rows (`history`).
@@ -14,19 +51,9 @@ pub fn groups(
     states: &[GroupState],
     version: &str,
     active_users: u64,
-    urgent_share: f64,
+    urgent: &crate::judge::Limit,
 ) -> Vec<GroupFact> {
-    // fingerprint → (first release, first seen)
-    let mut first: BTreeMap<&str, (String, u32)> = BTreeMap::new();
-    for r in history.iter().filter(|r| r.count(0) > 0) {
-        let seen = r.value(1).unwrap_or(0.0) as u32;
-        let e = first
-            .entry(r.dim(0))
-            .or_insert_with(|| (r.dim(1).to_string(), seen));
-        if seen < e.1 || (seen == e.1 && compare_versions(r.dim(1), &e.0).is_lt()) {
-            *e = (r.dim(1).to_string(), seen);
-        }
-    }
+    let first = first_releases(history);
     let mut out: Vec<GroupFact> = groups
         .iter()
         .filter(|r| r.count(0) > 0)
@@ -43,14 +70,7 @@ pub fn groups(
                 .cloned()
                 .unwrap_or_else(|| (version.to_string(), 0));
             let st = states.iter().find(|s| s.fingerprint == fp);
-            let state = match st {
-                Some(s) if s.status == GroupStatus::Merged => "merged",
-                Some(s) if s.status == GroupStatus::Ignored => "ignored",
-                Some(s) if resolved_before(s, version) => "regressed",
-                Some(s) if s.status == GroupStatus::Resolved => "resolved",
-                _ if first_release == version => "new",
-                _ => "open",
-            };
+            let state = state_of(st, &first_release, version);
             let time_to_fix_secs = st
                 .and_then(|s| s.resolved_at)
                 .map(|at| at - i64::from(first_seen_all))
@@ -61,7 +81,7 @@ pub fn groups(
                 events: r.count(0),
                 users,
                 share,
-                urgent: share > urgent_share,
+                urgent: is_urgent(urgent, users, active_users),
                 first_seen: r.value(2).unwrap_or(0.0) as u32,
                 last_seen: r.value(3).unwrap_or(0.0) as u32,
                 state,

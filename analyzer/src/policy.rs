@@ -134,15 +134,7 @@ impl Statistic {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// The value must stay under the threshold.
-    #[default]
-    Below,
-    /// The value must reach the threshold.
-    AtLeast,
-}
+pub use crate::judge::{Bound, Direction, Semantics};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -185,6 +177,34 @@ pub struct Rule {
     pub category: Option<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// `ensure` or `exceed`; by default what the clause's wording says
+    /// ([`clause_semantics`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Semantics>,
+    /// Whether the threshold itself passes; by default as the clause words
+    /// it ([`clause_bound`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound: Option<Bound>,
+}
+
+/// The verdict semantics a clause's wording asks for: 保证 / 应保证
+/// ("ensure") in 5.1a, 5.3d and 5.3e; every other clause is judged on the
+/// measured value (`docs/METRICS.md`).
+pub fn clause_semantics(clause: &str) -> Semantics {
+    match clause {
+        "5.1a" | "5.3d" | "5.3e" => Semantics::Ensure,
+        _ => Semantics::Exceed,
+    }
+}
+
+/// Whether the threshold itself passes, as the clause words it: 5.1a says
+/// "below 0.05 %" (之下), so 0.05 % fails; "within" (以内) and "more than"
+/// (超过, 5.1b) let the threshold pass.
+pub fn clause_bound(clause: &str) -> Bound {
+    match clause {
+        "5.1a" => Bound::Exclusive,
+        _ => Bound::Inclusive,
+    }
 }
 
 fn yes() -> bool {
@@ -192,6 +212,19 @@ fn yes() -> bool {
 }
 
 impl Rule {
+    /// The rule's threshold with its reading, for [`crate::judge`].
+    pub fn limit(&self) -> crate::judge::Limit {
+        crate::judge::Limit {
+            threshold: self.threshold,
+            direction: self.direction,
+            bound: self.bound.unwrap_or_else(|| clause_bound(&self.clause)),
+            semantics: self
+                .verdict
+                .unwrap_or_else(|| clause_semantics(&self.clause)),
+            min_sample: self.min_sample,
+        }
+    }
+
     /// Stable id: `5.3f/server_latency/trade`.
     pub fn id(&self) -> String {
         match &self.category {
@@ -221,6 +254,8 @@ pub struct Override {
     pub severity: Option<Severity>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    #[serde(default)]
+    pub verdict: Option<Semantics>,
 }
 
 /// A whole policy.
@@ -402,6 +437,9 @@ impl Policy {
                 }
                 if let Some(v) = o.enabled {
                     r.enabled = v;
+                }
+                if let Some(v) = o.verdict {
+                    r.verdict = Some(v);
                 }
             }
         }

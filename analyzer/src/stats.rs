@@ -1,7 +1,7 @@
 //! Statistics: Wilson score intervals for rates, percentiles from the
 //! store's log-scale histograms.
 
-use vitals_store::row::bucket_value;
+use vitals_store::row::{BUCKET_GAMMA, BUCKET_NONE, bucket_value};
 
 /// z for a two-sided 95 % interval.
 pub const Z95: f64 = 1.959_963_984_540_054;
@@ -18,6 +18,17 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
     let centre = (p + z2 / (2.0 * n_f)) / denom;
     let half = Z95 * ((p * (1.0 - p) / n_f + z2 / (4.0 * n_f * n_f)).sqrt()) / denom;
     ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// The range of values bucket `b` can hold: `(γ^(b-1), γ^b]`, and exactly
+/// 0 for [`BUCKET_NONE`] (zero or negative values; validation refuses
+/// negatives).
+pub fn bucket_bounds(b: i16) -> (f64, f64) {
+    if b == BUCKET_NONE {
+        return (0.0, 0.0);
+    }
+    let upper = BUCKET_GAMMA.powi(i32::from(b));
+    (upper / BUCKET_GAMMA, upper)
 }
 
 /// A histogram: (bucket index, count) pairs from the store.
@@ -54,6 +65,39 @@ impl Histogram {
         self.buckets.last().map(|b| bucket_value(b.0))
     }
 
+    /// The bucket holding the `rank`-th smallest value (1-based) and the
+    /// value's 0-based offset among that bucket's values.
+    pub fn locate(&self, rank: u64) -> Option<(i16, u64)> {
+        let mut below = 0;
+        for &(b, c) in &self.buckets {
+            if below + c >= rank && rank > below {
+                return Some((b, rank - below - 1));
+            }
+            below += c;
+        }
+        None
+    }
+
+    /// Share of the values that lie on the passing side of `limit`,
+    /// counting a bucket that straddles the threshold as half on each side
+    /// (an estimate, used only to say how much more data a verdict needs).
+    pub fn share_passing(&self, limit: &crate::judge::Limit) -> f64 {
+        let n = self.count();
+        if n == 0 {
+            return 0.0;
+        }
+        let mut ok = 0.0;
+        for &(b, c) in &self.buckets {
+            let (lo, hi) = bucket_bounds(b);
+            ok += match (limit.ok(lo), limit.ok(hi)) {
+                (true, true) => c as f64,
+                (false, false) => 0.0,
+                _ => c as f64 / 2.0,
+            };
+        }
+        ok / n as f64
+    }
+
     pub fn max(&self) -> Option<f64> {
         self.buckets
             .iter()
@@ -64,12 +108,11 @@ impl Histogram {
 
     /// Bucket bounds and counts for charts: (lower, upper, count).
     pub fn bins(&self) -> Vec<(f64, f64, u64)> {
-        use vitals_store::row::BUCKET_GAMMA;
         self.buckets
             .iter()
             .map(|&(b, c)| {
-                let upper = BUCKET_GAMMA.powi(i32::from(b));
-                (upper / BUCKET_GAMMA, upper, c)
+                let (lo, hi) = bucket_bounds(b);
+                (lo, hi, c)
             })
             .collect()
     }

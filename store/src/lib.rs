@@ -18,6 +18,7 @@ mod cpdb;
 mod error;
 mod leases;
 pub mod ops;
+pub mod order_stats;
 pub mod query;
 pub mod releases;
 mod rollup;
@@ -205,6 +206,10 @@ pub trait Store: Send + Sync + 'static {
     /// The same aggregation from the raw rows only (conformance tests and
     /// benchmarks compare both paths).
     async fn aggregate_raw(&self, q: &query::Query) -> Result<Vec<query::AggRow>>;
+
+    /// Exact order statistics from the raw rows, one value per pick
+    /// ([`order_stats::OrderStats`]); `None` for a pick past its bucket.
+    async fn order_stats(&self, q: &order_stats::OrderStats) -> Result<Vec<Option<f64>>>;
 
     /// Empties and recomputes every rollup from the raw rows (after a
     /// restore, or to repair one after a backend crash mid-insert). Run it

@@ -63,6 +63,8 @@ pub enum Cond {
     /// Network request that failed (status 0 or ≥ 500).
     RequestFailed,
     Stage(String),
+    /// Network request of one service category (`trade`, `quote`…).
+    Category(String),
 }
 
 /// An aggregate.
@@ -79,6 +81,8 @@ pub enum Measure {
     /// Distinct installs.
     Installs(Option<Cond>),
     Sum(Col, Option<Cond>),
+    /// Sum of squares (for the variance of a mean's confidence interval).
+    SumSq(Col, Option<Cond>),
     Avg(Col, Option<Cond>),
     Min(Col, Option<Cond>),
     Max(Col, Option<Cond>),
@@ -189,7 +193,7 @@ pub(crate) fn ch_escape(s: &str) -> String {
     out
 }
 
-fn col(c: Col) -> &'static str {
+pub(crate) fn col(c: Col) -> &'static str {
     match c {
         Col::DurationMs => "duration_ms",
         Col::CpuPct => "cpu_pct",
@@ -200,7 +204,7 @@ fn col(c: Col) -> &'static str {
     }
 }
 
-fn cond(d: Dialect, c: &Cond) -> String {
+pub(crate) fn cond(d: Dialect, c: &Cond) -> String {
     match c {
         Cond::SessionStart => "(kind = 'session' AND session_phase = 'start')".into(),
         Cond::SessionCrashed => {
@@ -216,6 +220,7 @@ fn cond(d: Dialect, c: &Cond) -> String {
             "(kind = 'network' AND (status_code = 0 OR status_code >= 500))".into()
         }
         Cond::Stage(s) => format!("(stage = {})", lit(d, s)),
+        Cond::Category(s) => format!("(category = {})", lit(d, s)),
     }
 }
 
@@ -269,6 +274,14 @@ fn measure(d: Dialect, m: &Measure) -> String {
         },
         (Dialect::ClickHouse, Measure::Installs(o)) => uniq_ch("install_id", c(o)),
         (Dialect::ClickHouse, Measure::Sum(k, o)) => agg_ch("sum", k, c(o), "0"),
+        (Dialect::ClickHouse, Measure::SumSq(k, o)) => {
+            let v = format!("toFloat64({})", col(*k));
+            let sq = format!("{v} * {v}");
+            match c(o) {
+                None => format!("ifNull(toFloat64(sum({sq})), 0)"),
+                Some(c) => format!("ifNull(toFloat64(sumIf({sq}, {c})), 0)"),
+            }
+        }
         (Dialect::ClickHouse, Measure::Avg(k, o)) => agg_ch("avg", k, c(o), "nan"),
         (Dialect::ClickHouse, Measure::Min(k, o)) => agg_ch("min", k, c(o), "nan"),
         (Dialect::ClickHouse, Measure::Max(k, o)) => agg_ch("max", k, c(o), "nan"),
@@ -285,6 +298,13 @@ fn measure(d: Dialect, m: &Measure) -> String {
         (Dialect::Sqlite, Measure::Installs(o)) => uniq_sqlite("install_id", c(o)),
         (Dialect::Sqlite, Measure::Sum(k, o)) => {
             format!("COALESCE({}, 0)", agg_sqlite("SUM", k, c(o)))
+        }
+        (Dialect::Sqlite, Measure::SumSq(k, o)) => {
+            let v = format!("CAST({} AS REAL)", col(*k));
+            match c(o) {
+                None => format!("COALESCE(SUM({v} * {v}), 0)"),
+                Some(c) => format!("COALESCE(SUM(CASE WHEN {c} THEN {v} * {v} END), 0)"),
+            }
         }
         (Dialect::Sqlite, Measure::Avg(k, o)) => agg_sqlite("AVG", k, c(o)),
         (Dialect::Sqlite, Measure::Min(k, o)) => agg_sqlite("MIN", k, c(o)),

@@ -187,6 +187,10 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
                     Dialect::ClickHouse => "toFloat64(sum(total))".to_string(),
                     Dialect::Sqlite => "CAST(COALESCE(SUM(total), 0) AS REAL)".to_string(),
                 },
+                SampleAgg::SumSq => match d {
+                    Dialect::ClickHouse => "toFloat64(sum(total_sq))".to_string(),
+                    Dialect::Sqlite => "CAST(COALESCE(SUM(total_sq), 0) AS REAL)".to_string(),
+                },
                 SampleAgg::Avg => match d {
                     Dialect::ClickHouse => {
                         "if(sum(n) = 0, nan, toFloat64(sum(total)) / toFloat64(sum(n)))"
@@ -344,6 +348,7 @@ fn user_measure(d: Dialect, m: &Measure, all_kinds: bool) -> Option<String> {
 enum SampleAgg {
     Count,
     Sum,
+    SumSq,
     Avg,
 }
 
@@ -355,13 +360,20 @@ fn sample_measure(m: &Measure, perf: bool) -> Option<(Metric, SampleAgg)> {
     Some(match (m, perf) {
         (Measure::Count(None), false) => (Primary, SampleAgg::Count),
         (Measure::Sum(Col::DurationMs, None), false) => (Primary, SampleAgg::Sum),
+        (Measure::SumSq(Col::DurationMs, None), false) => (Primary, SampleAgg::SumSq),
         (Measure::Avg(Col::DurationMs, None), false) => (Primary, SampleAgg::Avg),
         (Measure::Count(Some(Cond::HasCpu)), true) => (Primary, SampleAgg::Count),
         (Measure::Sum(Col::CpuPct, None | Some(Cond::HasCpu)), true) => (Primary, SampleAgg::Sum),
+        (Measure::SumSq(Col::CpuPct, None | Some(Cond::HasCpu)), true) => {
+            (Primary, SampleAgg::SumSq)
+        }
         (Measure::Avg(Col::CpuPct, None | Some(Cond::HasCpu)), true) => (Primary, SampleAgg::Avg),
         (Measure::Count(Some(Cond::HasMemory)), true) => (Secondary, SampleAgg::Count),
         (Measure::Sum(Col::MemoryMb, None | Some(Cond::HasMemory)), true) => {
             (Secondary, SampleAgg::Sum)
+        }
+        (Measure::SumSq(Col::MemoryMb, None | Some(Cond::HasMemory)), true) => {
+            (Secondary, SampleAgg::SumSq)
         }
         (Measure::Avg(Col::MemoryMb, None | Some(Cond::HasMemory)), true) => {
             (Secondary, SampleAgg::Avg)

@@ -9,7 +9,7 @@ use crate::query::{Dialect, lit};
 
 /// Version of the rollup layout; a store whose rollups carry another
 /// version reads raw rows until `migrate` rebuilds them.
-pub(crate) const ROLLUP_VERSION: u32 = 3;
+pub(crate) const ROLLUP_VERSION: u32 = 4;
 
 /// What the settings table records for rollups built in `tz`.
 pub(crate) fn stamp(tz: &str) -> String {
@@ -152,6 +152,10 @@ const FEEDS: &[Feed] = &[
                 "total",
                 "(CASE WHEN $kind = 'perf' THEN $cpu_pct ELSE CAST($duration_ms AS Float64) END)",
             ),
+            (
+                "total_sq",
+                "(CASE WHEN $kind = 'perf' THEN $cpu_pct * $cpu_pct ELSE CAST($duration_ms AS Float64) * CAST($duration_ms AS Float64) END)",
+            ),
         ],
         extremes: NO_EXTREMES,
         clickhouse: true,
@@ -173,7 +177,11 @@ const FEEDS: &[Feed] = &[
             ("req_family", "$req_family"),
             ("bucket", "$bucket_b"),
         ],
-        values: &[("n", "1"), ("total", "$memory_mb")],
+        values: &[
+            ("n", "1"),
+            ("total", "$memory_mb"),
+            ("total_sq", "$memory_mb * $memory_mb"),
+        ],
         extremes: NO_EXTREMES,
         clickhouse: true,
     },
@@ -201,7 +209,7 @@ fn ch_type(col: &str) -> &'static str {
         "day" => "Date",
         "os_major" => "UInt16",
         "bucket" => "Int16",
-        "total" => "Float64",
+        "total" | "total_sq" => "Float64",
         "n" | "starts" | "crashed" | "abnormal" | "active" | "fatals" => "Int64",
         _ => "String",
     }

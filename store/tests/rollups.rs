@@ -271,7 +271,11 @@ fn queries(tz: &str) -> Vec<Query> {
         q(
             release(&["cold_start"], false),
             vec![Dim::DeviceModel, Dim::BucketA],
-            vec![Measure::Count(None), Measure::Sum(Col::DurationMs, None)],
+            vec![
+                Measure::Count(None),
+                Measure::Sum(Col::DurationMs, None),
+                Measure::SumSq(Col::DurationMs, None),
+            ],
         ),
         q(
             release(&["perf"], false),
@@ -279,6 +283,7 @@ fn queries(tz: &str) -> Vec<Query> {
             vec![
                 Measure::Count(Some(Cond::HasCpu)),
                 Measure::Sum(Col::CpuPct, Some(Cond::HasCpu)),
+                Measure::SumSq(Col::CpuPct, Some(Cond::HasCpu)),
             ],
         ),
         q(
@@ -287,6 +292,7 @@ fn queries(tz: &str) -> Vec<Query> {
             vec![
                 Measure::Count(Some(Cond::HasMemory)),
                 Measure::Sum(Col::MemoryMb, Some(Cond::HasMemory)),
+                Measure::SumSq(Col::MemoryMb, Some(Cond::HasMemory)),
                 Measure::Avg(Col::MemoryMb, Some(Cond::HasMemory)),
             ],
         ),

@@ -247,11 +247,22 @@ async fn batches_through_either_node_are_stored_once_and_counted_alike() {
         (code_b, &out_b),
         "gate via A and B\n{err_a}\n{err_b}"
     );
+    // 5 crashed of 80 sessions is below the minimum sample, but even the
+    // Wilson interval's lower end (2.7 %) is over 0.05 %: a proven failure.
     assert_eq!(
-        code_a, 2,
-        "{SESSIONS} sessions are too few for a verdict: {out_a}"
+        code_a, 1,
+        "{CRASHED} of {SESSIONS} sessions crashed is a proven failure: {out_a}"
     );
-    assert_eq!(gate["decision"], "insufficient_data", "{out_a}");
+    assert_eq!(gate["decision"], "no_go", "{out_a}");
+    let rate = gate["results"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["id"] == "5.1a/crash_rate_per_session"))
+        .expect("the 5.1a rule");
+    assert_eq!(
+        (&rate["verdict"], &rate["reason"]["kind"]),
+        (&json!("fail"), &json!("proven_over")),
+        "{rate}"
+    );
     let facts = &gate["facts"];
     assert_eq!(
         [

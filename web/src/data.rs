@@ -5,10 +5,10 @@
 use crate::St;
 use crate::error::WebError;
 use std::collections::{BTreeMap, BTreeSet};
-use vitals_analyzer::facts::{ReleaseRef, compare_versions, resolved_before};
+use vitals_analyzer::facts::{ReleaseRef, compare_versions};
+use vitals_analyzer::lifecycle;
 use vitals_analyzer::policy::Metric;
 use vitals_store::query::{AggRow, Col, Cond, Dim, Filter, Measure, Query};
-use vitals_store::releases::GroupStatus;
 
 fn q(filter: Filter, group_by: Vec<Dim>, measures: Vec<Measure>) -> Query {
     Query {
@@ -173,31 +173,15 @@ pub struct GroupList {
     pub os: Vec<String>,
 }
 
-/// The policy's urgency share for the app (5.1b, 0.01 % by default).
-pub fn urgent_share(st: &St, app: &str) -> f64 {
+/// The policy's 5.1b rule for the app, read as the gate reads it.
+pub fn urgent_limit(st: &St, app: &str) -> vitals_analyzer::judge::Limit {
     st.analyzer
         .policy
         .rules_for(app)
         .iter()
         .find(|r| r.metric == Metric::CrashGroupUserShare)
-        .map(|r| r.threshold)
-        .unwrap_or(0.0001)
-}
-
-/// Lifecycle state as the analyzer names it (5.1c).
-fn state_of(
-    st: Option<&vitals_store::releases::GroupState>,
-    first_release: &str,
-    version: &str,
-) -> &'static str {
-    match st {
-        Some(s) if s.status == GroupStatus::Merged => "merged",
-        Some(s) if s.status == GroupStatus::Ignored => "ignored",
-        Some(s) if resolved_before(s, version) => "regressed",
-        Some(s) if s.status == GroupStatus::Resolved => "resolved",
-        _ if first_release == version => "new",
-        _ => "open",
-    }
+        .map(|r| r.limit())
+        .unwrap_or_else(|| vitals_analyzer::facts::Scope::default().urgent)
 }
 
 /// Crash groups of a release under the filters, most affected users first.
@@ -238,7 +222,12 @@ pub async fn groups(
         vec![Dim::Platform, Dim::DeviceModel, Dim::OsMajor],
         vec![Measure::Count(Some(Cond::FatalCrash))],
     );
-    let active = q(base, vec![], vec![Measure::Users(None)]);
+    // Active users as the gate counts them: users with a session or a crash.
+    let active = q(
+        kinds(&base, &["session", "crash"]),
+        vec![],
+        vec![Measure::Users(None)],
+    );
     let history = q(
         Filter {
             app_id: app.to_string(),
@@ -260,17 +249,8 @@ pub async fn groups(
     )?;
     let states = st.analyzer.cp.group_states(app)?;
     let active_users = active.first().map(|r| r.count(0)).unwrap_or(0);
-    let urgent = urgent_share(st, app);
-    let mut first: BTreeMap<&str, (String, u32)> = BTreeMap::new();
-    for h in history.iter().filter(|h| h.count(0) > 0) {
-        let seen = h.value(1).unwrap_or(0.0) as u32;
-        let e = first
-            .entry(h.dim(0))
-            .or_insert_with(|| (h.dim(1).to_string(), seen));
-        if seen < e.1 || (seen == e.1 && compare_versions(h.dim(1), &e.0).is_lt()) {
-            *e = (h.dim(1).to_string(), seen);
-        }
-    }
+    let urgent = urgent_limit(st, app);
+    let first = lifecycle::first_releases(&history);
     let mut groups: Vec<GroupRow> = rows
         .iter()
         .filter(|row| row.count(0) > 0)
@@ -299,7 +279,7 @@ pub async fn groups(
                 .map(|f| f.0.clone())
                 .unwrap_or_else(|| r.version.clone());
             GroupRow {
-                state: state_of(
+                state: lifecycle::state_of(
                     states.iter().find(|s| s.fingerprint == fp),
                     &first_release,
                     &r.version,
@@ -309,7 +289,7 @@ pub async fn groups(
                 users,
                 devices: row.count(4),
                 share,
-                urgent: share > urgent,
+                urgent: lifecycle::is_urgent(&urgent, users, active_users),
                 first_seen: row.value(2).unwrap_or(0.0) as u32,
                 last_seen: row.value(3).unwrap_or(0.0) as u32,
                 first_release,
@@ -338,7 +318,7 @@ pub async fn groups(
     Ok(GroupList {
         groups,
         active_users,
-        urgent_share: urgent,
+        urgent_share: urgent.threshold,
         platforms: platforms.into_iter().collect(),
         models: models.into_iter().collect(),
         os,

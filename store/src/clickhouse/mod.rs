@@ -557,6 +557,15 @@ impl Store for ClickHouseStore {
         self.rebuild().await
     }
 
+    async fn order_stats(&self, q: &crate::order_stats::OrderStats) -> Result<Vec<Option<f64>>> {
+        if q.picks.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = crate::order_stats::render(crate::query::Dialect::ClickHouse, q);
+        let rows = self.fetch_agg(&crate::order_stats::shape(), &sql).await?;
+        Ok(crate::order_stats::collect(q.picks.len(), rows))
+    }
+
     async fn batch_count(&self, app_id: &str) -> Result<u64> {
         #[derive(Row, Deserialize)]
         struct N {
