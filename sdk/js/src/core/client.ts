@@ -288,9 +288,14 @@ export class Vitals {
     this.user_ = id ? clip(o.hashUserId ? hashUserId(o.appId, id) : id, 256) : undefined;
   }
 
-  /** Reports a caught error (not fatal unless told). */
+  /**
+   * Reports a caught error (not fatal unless told). A fatal error is a crash,
+   * a forced exit (the standard's 3.2), so it is never marked handled: the
+   * collector refuses `handled` and `fatal` both true.
+   */
   captureException(error: unknown, opts: { fatal?: boolean; handled?: boolean } = {}): void {
-    this.add_(this.crash_(error, !!opts.fatal, opts.handled !== false));
+    const fatal = !!opts.fatal;
+    this.add_(this.crash_(error, fatal, !fatal && opts.handled !== false));
   }
 
   /** Marks a point of the launch (a cold-start breakdown span ends here). */

@@ -481,3 +481,21 @@ test('device facts are kept within the protocol limits', async () => {
   assert.equal(d.rooted, true);
   await v.close();
 });
+
+test('a fatal capture is a crash, never handled; a caught one is handled and not fatal', async () => {
+  const { a, v } = await started({});
+  v.captureException(new Error('caught'));
+  v.captureException(new Error('dying'), { fatal: true });
+  v.captureException(new Error('dying too'), { fatal: true, handled: true });
+  await v.flush();
+  const crashes = a.requests.flatMap((r) => decodeBody(r).events).filter((e) => e.type === 'crash');
+  assert.deepEqual(
+    crashes.map((c) => [c.message, c.fatal, c.handled]),
+    [
+      ['caught', false, true],
+      ['dying', true, false],
+      ['dying too', true, false],
+    ],
+  );
+  await v.close();
+});
