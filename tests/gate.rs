@@ -153,6 +153,41 @@ async fn gate_exit_codes_and_junit() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["decision"], "insufficient_data");
 
+    // Every release's JSON, with and without a baseline, is what the
+    // published schema says (docs/gate.schema.json).
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("docs/gate.schema.json")).expect("schema"),
+    )
+    .expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    for (release, baseline) in [("1.0.0", None), ("2.0.0", Some("1.0.0")), ("3.0.0", None)] {
+        let mut cmd = Command::new(bin());
+        cmd.args([
+            "gate",
+            "--app",
+            APP,
+            "--release",
+            release,
+            "--format",
+            "json",
+            "--data-dir",
+        ])
+        .arg(&data);
+        if let Some(b) = baseline {
+            cmd.args(["--baseline", b]);
+        }
+        let out = cmd.output().expect("run vitals gate");
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("gate JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{release}: {errors:#?}");
+        if baseline.is_some() {
+            assert_eq!(doc["baseline"]["release"], "1.0.0", "{release}");
+        }
+    }
+
     let (code, _, err) = gate(&data, "9.9.9", "text");
     assert_eq!(code, 2);
     assert!(err.contains("no data for release 9.9.9"), "{err}");

@@ -85,6 +85,11 @@ pub enum Evidence {
         num: u64,
         den: u64,
     },
+    Requests {
+        failed: u64,
+        total: u64,
+        worst_site: String,
+    },
 }
 
 impl Evidence {
@@ -159,6 +164,14 @@ impl Evidence {
                 lang,
                 &[("version", version), ("days", &format!("{days:.1}"))],
             ),
+            Evidence::Requests {
+                failed,
+                total,
+                worst_site,
+            } => Msg::EvidenceRequests.render(
+                lang,
+                &[("failed", failed), ("total", total), ("site", worst_site)],
+            ),
             Evidence::Patch { patch, num, den } => {
                 Msg::EvidencePatch.render(lang, &[("patch", patch), ("num", num), ("den", den)])
             }
@@ -215,6 +228,7 @@ impl RuleResult {
             Metric::Cpu => Msg::MetricCpu,
             Metric::Memory => Msg::MetricMemory,
             Metric::ServerLatency => Msg::MetricServerLatency,
+            Metric::RequestErrorRate => Msg::MetricRequestErrorRate,
             Metric::ReleaseNotes => Msg::MetricReleaseNotes,
             Metric::MinVersionNotice => Msg::MetricMinVersionNotice,
             Metric::HotUpdateSize => Msg::MetricHotUpdateSize,
@@ -499,6 +513,37 @@ fn outcome(rule: &Rule, f: &Facts, est: Option<&QuantileEstimate>) -> Outcome {
                 Some(d) => dist(rule, d, est),
                 None => plain(None, 0, Evidence::None),
             }
+        }
+        Metric::RequestErrorRate => {
+            let cat = rule.category.as_deref().unwrap_or("");
+            let cells: Vec<_> = f
+                .request_errors
+                .iter()
+                .filter(|c| c.category == cat)
+                .collect();
+            let (failed, total) = cells
+                .iter()
+                .fold((0, 0), |(k, n), c| (k + c.failed, n + c.requests));
+            // The site with the highest failure share, for the reader.
+            let worst = cells
+                .iter()
+                .max_by(|a, b| {
+                    (a.failed as f64 / a.requests as f64)
+                        .total_cmp(&(b.failed as f64 / b.requests as f64))
+                        .then(b.site.cmp(&a.site))
+                })
+                .map(|c| c.site.clone())
+                .unwrap_or_default();
+            rate(
+                rule,
+                failed,
+                total,
+                Evidence::Requests {
+                    failed,
+                    total,
+                    worst_site: worst,
+                },
+            )
         }
         Metric::ReleaseNotes => {
             let chars = f

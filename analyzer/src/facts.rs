@@ -141,6 +141,15 @@ pub struct LatencyCell {
     pub dist: Dist,
 }
 
+/// Requests of one service category at one site, and how many failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestErrors {
+    pub category: String,
+    pub site: String,
+    pub requests: u64,
+    pub failed: u64,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Patch {
     pub patch_id: String,
@@ -174,6 +183,9 @@ pub struct Facts {
     pub packages: Vec<PackageSize>,
     pub latency: BTreeMap<String, Dist>,
     pub latency_cells: Vec<LatencyCell>,
+    /// Requests and failed requests (transport errors, timeouts, 5xx) per
+    /// service category and site.
+    pub request_errors: Vec<RequestErrors>,
     pub notes: Option<String>,
     pub min_version: Option<MinVersion>,
     pub patches: Vec<Patch>,
@@ -379,13 +391,27 @@ pub async fn gather(
             Measure::Max(Col::PackageBytes, None),
         ],
     );
+    // 5.3f: response times of answered requests; failures have their own
+    // rate below.
+    let answered = Filter {
+        completed_requests: true,
+        ..f.clone()
+    };
     let latency = q(
-        &with_kinds(&f, &["network"]),
+        &with_kinds(&answered, &["network"]),
         vec![Dim::Category, Dim::Site, Dim::ReqFamily, Dim::BucketA],
         vec![
             Measure::Count(None),
             Measure::Sum(Col::DurationMs, None),
             Measure::SumSq(Col::DurationMs, None),
+        ],
+    );
+    let req_errors = q(
+        &with_kinds(&f, &["network"]),
+        vec![Dim::Category, Dim::Site],
+        vec![
+            Measure::Count(None),
+            Measure::Count(Some(Cond::RequestFailed)),
         ],
     );
     let patches = q(
@@ -401,7 +427,7 @@ pub async fn gather(
         ],
     );
     let (
-        (summary, users_r, fatal_r),
+        (summary, users_r, fatal_r, req_errors),
         (by_model, groups, lifecycle, compat, cold, cpu, mem, install, latency, patches),
     ) = tokio::try_join!(
         async {
@@ -409,6 +435,7 @@ pub async fn gather(
                 store.aggregate(&summary),
                 store.aggregate(&users_q),
                 store.aggregate(&fatal_q),
+                store.aggregate(&req_errors),
             )
         },
         async {
@@ -591,7 +618,7 @@ pub async fn gather(
         .into_iter()
         .map(|(k, v)| {
             let src = source(
-                &f,
+                &answered,
                 "network",
                 Col::DurationMs,
                 vec![Cond::Category(k.clone())],
@@ -642,6 +669,16 @@ pub async fn gather(
         packages,
         latency,
         latency_cells,
+        request_errors: req_errors
+            .iter()
+            .filter(|r| r.count(0) > 0)
+            .map(|r| RequestErrors {
+                category: r.dim(0).to_string(),
+                site: r.dim(1).to_string(),
+                requests: r.count(0),
+                failed: r.count(1),
+            })
+            .collect(),
         notes: meta.as_ref().map(|m| m.notes.clone()),
         min_version: meta.and_then(|m| m.min_version),
         patches,

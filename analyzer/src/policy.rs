@@ -26,6 +26,7 @@ pub enum Metric {
     Cpu,
     Memory,
     ServerLatency,
+    RequestErrorRate,
     ReleaseNotes,
     MinVersionNotice,
     HotUpdateSize,
@@ -52,6 +53,7 @@ impl Metric {
             Metric::Cpu => "cpu",
             Metric::Memory => "memory",
             Metric::ServerLatency => "server_latency",
+            Metric::RequestErrorRate => "request_error_rate",
             Metric::ReleaseNotes => "release_notes",
             Metric::MinVersionNotice => "min_version_notice",
             Metric::HotUpdateSize => "hot_update_size",
@@ -81,6 +83,7 @@ impl Metric {
             Metric::Cpu => (&["5.3d"], PERCENTILES),
             Metric::Memory => (&["5.3e"], PERCENTILES),
             Metric::ServerLatency => (&["5.3f", "5.5a"], PERCENTILES),
+            Metric::RequestErrorRate => (&["5.3f", "5.5a"], &[Rate]),
             Metric::ReleaseNotes => (&["5.4a"], &[Present]),
             Metric::MinVersionNotice => (&["5.4c"], &[Days]),
             Metric::HotUpdateSize => (&["5.4d"], &[Max]),
@@ -369,7 +372,8 @@ impl Policy {
             if !r.threshold.is_finite() || r.threshold < 0.0 {
                 return Err(err(PolicyReason::Threshold));
             }
-            let needs_category = r.metric == Metric::ServerLatency;
+            let needs_category =
+                matches!(r.metric, Metric::ServerLatency | Metric::RequestErrorRate);
             let ok_category = matches!(
                 r.category.as_deref(),
                 Some("trade" | "quote" | "bus" | "other")

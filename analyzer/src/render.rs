@@ -6,30 +6,51 @@ use crate::evaluate::{RuleResult, Verdict};
 use crate::policy::{Direction, Metric, Statistic};
 use vitals_i18n::{Lang, Msg};
 
-/// A value with its unit, as people read it.
+/// A value with its unit, as people read it. A value that differs from the
+/// threshold is never printed like it: more decimals are shown until the two
+/// read differently (200.04 MB against 200 MB, not "200.0 MB").
 pub fn format_value(r: &RuleResult, v: f64) -> String {
-    match r.metric {
+    let mut extra = 0;
+    loop {
+        let text = format_with(r.metric, v, extra);
+        if v == r.threshold
+            || extra >= 6
+            || !v.is_finite()
+            || text != format_with(r.metric, r.threshold, extra)
+        {
+            return text;
+        }
+        extra += 1;
+    }
+}
+
+/// `v` in the metric's unit with `extra` more decimals than usual.
+fn format_with(metric: Metric, v: f64, extra: usize) -> String {
+    let num = |x: f64, decimals: usize, unit: &str| format!("{x:.*}{unit}", decimals + extra);
+    match metric {
         Metric::CrashRatePerSession
         | Metric::CrashRatePerUser
         | Metric::CrashRatePerModel
-        | Metric::CrashGroupUserShare => format!("{:.4}%", v * 100.0),
-        Metric::HotUpdateDelivery | Metric::HotUpdateSuccess => format!("{:.2}%", v * 100.0),
+        | Metric::CrashGroupUserShare => num(v * 100.0, 4, "%"),
+        Metric::HotUpdateDelivery | Metric::HotUpdateSuccess | Metric::RequestErrorRate => {
+            num(v * 100.0, 2, "%")
+        }
         Metric::DeviceClassCoverage
         | Metric::OsVersionCoverage
         | Metric::ScreenCoverage
         | Metric::NetworkCoverage
-        | Metric::HarmonyosCoverage => format!("{:.0}%", v * 100.0),
+        | Metric::HarmonyosCoverage => num(v * 100.0, 0, "%"),
         Metric::PackageSize | Metric::HotUpdateSize => {
             if v >= 1_048_576.0 {
-                format!("{:.1} MB", v / 1_048_576.0)
+                num(v / 1_048_576.0, 1, " MB")
             } else {
-                format!("{:.0} KB", v / 1024.0)
+                num(v / 1024.0, 0, " KB")
             }
         }
-        Metric::InstallTime | Metric::ColdStart | Metric::ServerLatency => format!("{v:.0} ms"),
-        Metric::Cpu => format!("{v:.2}%"),
-        Metric::Memory => format!("{v:.1} MB"),
-        Metric::CrashGroupRegressions => format!("{v:.0}"),
+        Metric::InstallTime | Metric::ColdStart | Metric::ServerLatency => num(v, 0, " ms"),
+        Metric::Cpu => num(v, 2, "%"),
+        Metric::Memory => num(v, 1, " MB"),
+        Metric::CrashGroupRegressions => num(v, 0, ""),
         Metric::ReleaseNotes => {
             if v > 0.0 {
                 "✓".into()
@@ -37,15 +58,24 @@ pub fn format_value(r: &RuleResult, v: f64) -> String {
                 "✗".into()
             }
         }
-        Metric::MinVersionNotice => format!("{v:.1} d"),
+        Metric::MinVersionNotice => num(v, 1, " d"),
+    }
+}
+
+/// The comparison a rule passes with: ≤ / < (below, inclusive or not),
+/// ≥ / > (at least).
+pub fn passing_op(direction: Direction, bound: crate::judge::Bound) -> &'static str {
+    use crate::judge::Bound;
+    match (direction, bound) {
+        (Direction::Below, Bound::Inclusive) => "≤",
+        (Direction::Below, Bound::Exclusive) => "<",
+        (Direction::AtLeast, Bound::Inclusive) => "≥",
+        (Direction::AtLeast, Bound::Exclusive) => ">",
     }
 }
 
 fn threshold_text(r: &RuleResult) -> String {
-    let op = match r.direction {
-        Direction::Below => "<",
-        Direction::AtLeast => "≥",
-    };
+    let op = passing_op(r.direction, r.bound);
     let stat = match r.statistic {
         Statistic::Rate
         | Statistic::Share

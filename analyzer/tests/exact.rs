@@ -25,6 +25,9 @@ struct Fleet {
     cold: Vec<u64>,
     memory: Vec<f64>,
     bus: Vec<u64>,
+    /// Bus requests that failed: (latency, status 0 for a timeout or
+    /// transport error, or a 5xx). Left out of 5.3f's response times.
+    bus_failed: Vec<(u64, u16)>,
     cpu: Vec<f64>,
 }
 
@@ -82,11 +85,16 @@ fn fleet(seed: u64) -> Fleet {
             }
         })
         .collect();
+    // 0 to ~2 % of the requests fail, around the 1 % error-rate limit.
+    let bus_failed = (0..rng.gen_range(0..bus.len() / 50 + 1))
+        .map(|i| (if i % 2 == 0 { 5000 } else { 80 }, [0u16, 503, 500][i % 3]))
+        .collect();
     Fleet {
         version: format!("9.{seed}.0"),
         cold,
         memory,
         bus,
+        bus_failed,
         cpu,
     }
 }
@@ -121,6 +129,16 @@ fn batches(f: &Fleet, ts: i64) -> Vec<AcceptedBatch> {
             site: "sh1".into(),
             latency_ms: *l,
             status: 200,
+            ip_family: IpFamily::Ipv4,
+        })
+    }));
+    events.extend(f.bus_failed.iter().map(|(l, status)| {
+        Event::Network(NetworkEvent {
+            ts,
+            category: ServiceCategory::Bus,
+            site: "sz2".into(),
+            latency_ms: *l,
+            status: *status,
             ip_family: IpFamily::Ipv4,
         })
     }));
@@ -245,6 +263,25 @@ async fn percentiles_and_means_at_the_threshold_match_a_plain_reference() {
             let bus: Vec<f64> = f.bus.iter().map(|l| *l as f64).collect();
             let r = result(&e, Metric::ServerLatency, Some("bus"));
             check_p90(&who("bus"), &r, p90(&bus), bus.len(), 500.0, false);
+
+            // 5.3f request error rate: failed ÷ all bus requests, judged on
+            // the measured value against 1 % (inclusive).
+            let r = result(&e, Metric::RequestErrorRate, Some("bus"));
+            let total = (f.bus.len() + f.bus_failed.len()) as u64;
+            let failed = f.bus_failed.len() as u64;
+            assert_eq!(r.sample, total, "{}", who("errors"));
+            assert_eq!(
+                r.value,
+                Some(failed as f64 / total as f64),
+                "{}",
+                who("errors")
+            );
+            let want = if failed * 100 > total {
+                Verdict::Fail
+            } else {
+                Verdict::Pass
+            };
+            assert_eq!(r.verdict, want, "{}: {failed} of {total}", who("errors"));
 
             // CPU: mean of every sample (zeros included), normal interval.
             let n = f.cpu.len() as f64;

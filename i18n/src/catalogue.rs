@@ -488,6 +488,7 @@ catalogue! {
     MetricCpu = "metric.cpu" { zh: "CPU 占用率", en: "CPU usage" }
     MetricMemory = "metric.memory" { zh: "内存占用", en: "memory usage" }
     MetricServerLatency = "metric.server_latency" { zh: "服务端响应时间（{category}）", en: "server response time ({category})" }
+    MetricRequestErrorRate = "metric.request_error_rate" { zh: "请求失败率（{category}）", en: "request error rate ({category})" }
     MetricReleaseNotes = "metric.release_notes" { zh: "更新说明", en: "release notes" }
     MetricMinVersionNotice = "metric.min_version_notice" { zh: "最低版本限制提前通知天数", en: "days of notice before a minimum version is enforced" }
     MetricHotUpdateSize = "metric.hot_update_size" { zh: "热更新包大小（最大）", en: "hot update package size (largest)" }
@@ -507,6 +508,7 @@ catalogue! {
     EvidenceMinVersion = "evidence.min_version" { zh: "最低版本 {version}：提前 {days} 天通知", en: "minimum version {version}: announced {days} days ahead" }
     EvidencePatch = "evidence.patch" { zh: "补丁 {patch}：{num} / {den}", en: "patch {patch}: {num} of {den}" }
     EvidenceNone = "evidence.none" { zh: "没有数据", en: "no data" }
+    EvidenceRequests = "evidence.requests" { zh: "{total} 个请求中 {failed} 个失败（传输错误、超时或 5xx）；失败率最高的站点：{site}", en: "{failed} of {total} requests failed (transport error, timeout or 5xx); worst site: {site}" }
 
     // ---- CLI ---------------------------------------------------------------
     CliServeListening = "cli.serve.listening" {

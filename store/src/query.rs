@@ -103,6 +103,11 @@ pub struct Filter {
     /// Leave out rooted / jailbroken devices and emulators (4.2.3).
     pub exclude_untrusted: bool,
     pub fingerprint: Option<String>,
+    /// Only completed network requests (a status from 1 to 499): transport
+    /// errors, timeouts (status 0) and 5xx are left out, as 5.3f's response
+    /// times are of answered requests; they count in the request error rate.
+    #[serde(default)]
+    pub completed_requests: bool,
 }
 
 /// An aggregation query.
@@ -394,6 +399,9 @@ pub(crate) fn where_clause(d: Dialect, f: &Filter) -> String {
     }
     if let Some(fp) = &f.fingerprint {
         w.push(format!("fingerprint = {}", lit(d, fp)));
+    }
+    if f.completed_requests {
+        w.push(format!("NOT {}", cond(d, &Cond::RequestFailed)));
     }
     w.join(" AND ")
 }

@@ -75,6 +75,12 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
         return None;
     }
     let kinds = kind_set(f);
+    // Completed requests only: only the samples rollup keeps failures apart.
+    let durations_only =
+        !kinds.is_empty() && kinds.iter().all(|k| *k == "cold_start" || *k == "network");
+    if f.completed_requests && !durations_only {
+        return None;
+    }
     let day_dim = |x: &Dim| matches!(x, Dim::Day(z) if z == tz);
     let has_day = q.group_by.iter().any(day_dim);
     let mut wheres = base_where(d, f);
@@ -187,6 +193,13 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
                     Dialect::ClickHouse => "toFloat64(sum(total))".to_string(),
                     Dialect::Sqlite => "CAST(COALESCE(SUM(total), 0) AS REAL)".to_string(),
                 },
+                SampleAgg::CountFailed => match d {
+                    Dialect::ClickHouse => "toFloat64(sumIf(n, failed = 1))".to_string(),
+                    Dialect::Sqlite => {
+                        "CAST(COALESCE(SUM(CASE WHEN failed = 1 THEN n ELSE 0 END), 0) AS REAL)"
+                            .to_string()
+                    }
+                },
                 SampleAgg::SumSq => match d {
                     Dialect::ClickHouse => "toFloat64(sum(total_sq))".to_string(),
                     Dialect::Sqlite => "CAST(COALESCE(SUM(total_sq), 0) AS REAL)".to_string(),
@@ -206,6 +219,9 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
         let metric = metric?;
         let list: Vec<String> = kinds.iter().map(|k| lit(d, k)).collect();
         wheres.push(format!("kind IN ({})", list.join(", ")));
+        if f.completed_requests {
+            wheres.push("failed = 0".into());
+        }
         wheres.push(format!(
             "metric = {}",
             match metric {
@@ -347,6 +363,8 @@ fn user_measure(d: Dialect, m: &Measure, all_kinds: bool) -> Option<String> {
 
 enum SampleAgg {
     Count,
+    /// Failed network requests (`Cond::RequestFailed`).
+    CountFailed,
     Sum,
     SumSq,
     Avg,
@@ -359,6 +377,7 @@ fn sample_measure(m: &Measure, perf: bool) -> Option<(Metric, SampleAgg)> {
     use Metric::*;
     Some(match (m, perf) {
         (Measure::Count(None), false) => (Primary, SampleAgg::Count),
+        (Measure::Count(Some(Cond::RequestFailed)), false) => (Primary, SampleAgg::CountFailed),
         (Measure::Sum(Col::DurationMs, None), false) => (Primary, SampleAgg::Sum),
         (Measure::SumSq(Col::DurationMs, None), false) => (Primary, SampleAgg::SumSq),
         (Measure::Avg(Col::DurationMs, None), false) => (Primary, SampleAgg::Avg),

@@ -144,6 +144,7 @@ const FEEDS: &[Feed] = &[
             ("category", "$category"),
             ("site", "$site"),
             ("req_family", "$req_family"),
+            ("failed", FAILED),
             ("bucket", "$bucket_a"),
         ],
         values: &[
@@ -175,6 +176,7 @@ const FEEDS: &[Feed] = &[
             ("category", "$category"),
             ("site", "$site"),
             ("req_family", "$req_family"),
+            ("failed", "0"),
             ("bucket", "$bucket_b"),
         ],
         values: &[
@@ -186,6 +188,11 @@ const FEEDS: &[Feed] = &[
         clickhouse: true,
     },
 ];
+
+/// A network request that failed (transport error or timeout, status 0, or
+/// a 5xx): `Cond::RequestFailed` over the row.
+const FAILED: &str =
+    "(CASE WHEN $kind = 'network' AND ($status_code = 0 OR $status_code >= 500) THEN 1 ELSE 0 END)";
 
 const USER_KEYS: &[(&str, &str)] = &[
     ("app_id", "$app_id"),
@@ -205,7 +212,7 @@ const USER_VALUES: &[(&str, &str)] = &[
 /// Column types for ClickHouse (SQLite takes them untyped).
 fn ch_type(col: &str) -> &'static str {
     match col {
-        "untrusted" | "metric" => "UInt8",
+        "untrusted" | "metric" | "failed" => "UInt8",
         "day" => "Date",
         "os_major" => "UInt16",
         "bucket" => "Int16",

@@ -91,7 +91,8 @@ fn batch(id: usize, version: &str, user: u64, rng: &mut Lcg) -> AcceptedBatch {
         ][rng.next(3) as usize],
         site: ["sh-1", "sz-2"][rng.next(2) as usize].into(),
         latency_ms: 20 + rng.next(700),
-        status: 200,
+        // Mostly answered, some timeouts (0), server errors and 4xx.
+        status: [200, 200, 200, 200, 200, 0, 503, 404][rng.next(8) as usize],
         ip_family: [IpFamily::Ipv4, IpFamily::Ipv6][rng.next(2) as usize],
     }));
     AcceptedBatch {
@@ -300,6 +301,28 @@ fn queries(tz: &str) -> Vec<Query> {
             release(&["network"], false),
             vec![Dim::Category, Dim::Site, Dim::ReqFamily, Dim::BucketA],
             vec![Measure::Count(None), Measure::Sum(Col::DurationMs, None)],
+        ),
+        // 5.3f: response times of completed requests only, and the
+        // request error rate per category and site.
+        q(
+            Filter {
+                completed_requests: true,
+                ..release(&["network"], false)
+            },
+            vec![Dim::Category, Dim::BucketA],
+            vec![
+                Measure::Count(None),
+                Measure::Sum(Col::DurationMs, None),
+                Measure::SumSq(Col::DurationMs, None),
+            ],
+        ),
+        q(
+            release(&["network"], false),
+            vec![Dim::Category, Dim::Site],
+            vec![
+                Measure::Count(None),
+                Measure::Count(Some(Cond::RequestFailed)),
+            ],
         ),
         // A release with no data: zeros and NaN, as on the raw path.
         q(

@@ -139,6 +139,20 @@ fn card(cx: &crate::ctx::Ctx, m: Msg, v: String) -> Markup {
     html! { div class="card" { div { (cx.t(m)) } div class="big" { (v) } } }
 }
 
+/// A rule's value as the gate prints it (never reading like the threshold
+/// when it differs), with the dashboard's wording for days and notes.
+fn rule_value(
+    cx: &crate::ctx::Ctx,
+    r: &vitals_analyzer::evaluate::RuleResult,
+    v: Option<f64>,
+) -> String {
+    use vitals_analyzer::policy::Metric as M;
+    match (r.metric, v.filter(|v| v.is_finite())) {
+        (M::MinVersionNotice | M::ReleaseNotes, _) | (_, None) => fmt_value(cx, r.metric, v),
+        (_, Some(v)) => vitals_analyzer::render::format_value(r, v),
+    }
+}
+
 fn scorecard(cx: &crate::ctx::Ctx, e: &Evaluation) -> Markup {
     html! {
         table class="scorecard" data-testid="scorecard" {
@@ -152,12 +166,12 @@ fn scorecard(cx: &crate::ctx::Ctx, e: &Evaluation) -> Markup {
                     tr data-clause=(r.clause) {
                         td { (r.clause) }
                         td { (r.title(cx.lang)) }
-                        td class="num" { (fmt_value(cx, r.metric, r.value)) }
+                        td class="num" { (rule_value(cx, r, r.value)) }
                         td class="num" {
-                            (match r.direction { vitals_analyzer::policy::Direction::Below => "< ", vitals_analyzer::policy::Direction::AtLeast => "≥ " })
-                            (fmt_value(cx, r.metric, Some(r.threshold)))
+                            (vitals_analyzer::render::passing_op(r.direction, r.bound)) " "
+                            (rule_value(cx, r, Some(r.threshold)))
                         }
-                        td { @if let Some((lo, hi)) = r.interval { (fmt::pct(Some(lo))) " – " (fmt::pct(Some(hi))) } @else { "—" } }
+                        td { @if let Some((lo, hi)) = r.interval { (rule_value(cx, r, Some(lo))) " – " (rule_value(cx, r, Some(hi))) } @else { "—" } }
                         td class="num" { (fmt::num(r.sample)) " / " (fmt::num(r.min_sample)) }
                         td { (verdict(cx, r.verdict)) }
                         td { (r.evidence.render(cx.lang)) }
