@@ -588,7 +588,12 @@ fn outcome(rule: &Rule, f: &Facts, est: Option<&QuantileEstimate>) -> Outcome {
             // The worst patch with enough devices.
             let pick = |p: &crate::facts::Patch| match rule.metric {
                 Metric::HotUpdateDelivery => (p.downloaded.min(p.offered), p.offered),
-                _ => (p.applied.min(p.downloaded), p.downloaded),
+                // Applied and not rolled back (an install that rolled back
+                // is taken as having applied first).
+                _ => (
+                    p.applied.saturating_sub(p.rolled_back).min(p.downloaded),
+                    p.downloaded,
+                ),
             };
             let worst = f
                 .patches

@@ -414,8 +414,24 @@ pub async fn gather(
             Measure::Count(Some(Cond::RequestFailed)),
         ],
     );
-    let patches = q(
+    // 5.4e: a patch is judged over its whole funnel, whatever release each
+    // stage was reported from (a device that applies a patch and restarts
+    // reports the later stages from the patched release): the patches the
+    // release saw, with their stages counted app-wide.
+    let release_patches = q(
         &with_kinds(&f, &["hot_update"]),
+        vec![Dim::PatchId],
+        vec![Measure::Count(None)],
+    );
+    let patches = q(
+        &with_kinds(
+            &Filter {
+                since: scope.since,
+                until: scope.until,
+                ..app_only.clone()
+            },
+            &["hot_update"],
+        ),
         vec![Dim::PatchId],
         vec![
             Measure::Installs(Some(Cond::Stage("offered".into()))),
@@ -427,7 +443,7 @@ pub async fn gather(
         ],
     );
     let (
-        (summary, users_r, fatal_r, req_errors),
+        (summary, users_r, fatal_r, req_errors, release_patches),
         (by_model, groups, lifecycle, compat, cold, cpu, mem, install, latency, patches),
     ) = tokio::try_join!(
         async {
@@ -436,6 +452,7 @@ pub async fn gather(
                 store.aggregate(&users_q),
                 store.aggregate(&fatal_q),
                 store.aggregate(&req_errors),
+                store.aggregate(&release_patches),
             )
         },
         async {
@@ -636,8 +653,14 @@ pub async fn gather(
             dist: to_dist(v, None),
         })
         .collect();
+    let seen: std::collections::BTreeSet<&str> = release_patches
+        .iter()
+        .filter(|r| r.count(0) > 0)
+        .map(|r| r.dim(0))
+        .collect();
     let patches = patches
         .iter()
+        .filter(|r| seen.contains(r.dim(0)))
         .map(|r| Patch {
             patch_id: r.dim(0).to_string(),
             offered: r.count(0),

@@ -207,3 +207,58 @@ async fn an_urgent_group_in_the_list_fails_the_gate() {
         assert_eq!(e.decision.exit_code(), 1);
     }
 }
+
+/// 5.4e: a patch's funnel is counted per patch, whatever release each stage
+/// was reported from, and a patch applied then rolled back is not a
+/// success. 200 devices offered patch P on 5.0.0, 190 downloaded it there,
+/// 180 applied it and restarted into 5.0.1, where 20 rolled it back.
+#[tokio::test]
+async fn hot_update_rates_follow_the_patch_and_rollbacks_fail() {
+    let ts = now_ms() - 3_600_000;
+    let stage = |s: HotUpdateStage, t: i64| {
+        Event::HotUpdate(HotUpdateEvent {
+            ts: t,
+            patch_id: "P-42".into(),
+            stage: s,
+            package_bytes: 400_000,
+            error_code: String::new(),
+        })
+    };
+    let mut data = Vec::new();
+    for d in 0..200u64 {
+        let mut old = vec![stage(HotUpdateStage::Offered, ts)];
+        if d < 190 {
+            old.push(stage(HotUpdateStage::Downloaded, ts + 10));
+        }
+        data.push(batch(format!("p-old-{d}"), "5.0.0", d, old));
+        let mut new = Vec::new();
+        if d < 180 {
+            new.push(stage(HotUpdateStage::Applied, ts + 20));
+        }
+        if d < 20 {
+            new.push(stage(HotUpdateStage::RolledBack, ts + 30));
+        }
+        if !new.is_empty() {
+            data.push(batch(format!("p-new-{d}"), "5.0.1", d, new));
+        }
+    }
+    let b = backends(&data).await;
+    for (store, dir) in b.iter() {
+        let e = eval(store.clone(), dir, "5.0.0", None).await;
+        let r = |m: Metric| e.results.iter().find(|r| r.metric == m).unwrap().clone();
+        let delivery = r(Metric::HotUpdateDelivery);
+        assert_eq!(delivery.value, Some(190.0 / 200.0), "{}", store.backend());
+        assert_eq!(delivery.verdict, Verdict::Pass);
+        let success = r(Metric::HotUpdateSuccess);
+        assert_eq!(success.value, Some(160.0 / 190.0), "{}", store.backend());
+        assert_eq!(success.verdict, Verdict::Fail, "{success:?}");
+        // The patched release sees the same patch the same way.
+        let e = eval(store.clone(), dir, "5.0.1", None).await;
+        let success = e
+            .results
+            .iter()
+            .find(|r| r.metric == Metric::HotUpdateSuccess)
+            .unwrap();
+        assert_eq!(success.value, Some(160.0 / 190.0), "{}", store.backend());
+    }
+}
