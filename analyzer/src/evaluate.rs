@@ -90,6 +90,11 @@ pub enum Evidence {
         total: u64,
         worst_site: String,
     },
+    OpenGroup {
+        fingerprint: String,
+        days: f64,
+    },
+    NoOpenUrgent,
 }
 
 impl Evidence {
@@ -172,6 +177,14 @@ impl Evidence {
                 lang,
                 &[("failed", failed), ("total", total), ("site", worst_site)],
             ),
+            Evidence::OpenGroup { fingerprint, days } => Msg::EvidenceOpenGroup.render(
+                lang,
+                &[
+                    ("fingerprint", fingerprint),
+                    ("days", &format!("{days:.1}")),
+                ],
+            ),
+            Evidence::NoOpenUrgent => Msg::EvidenceNoOpenUrgent.text(lang),
             Evidence::Patch { patch, num, den } => {
                 Msg::EvidencePatch.render(lang, &[("patch", patch), ("num", num), ("den", den)])
             }
@@ -217,6 +230,7 @@ impl RuleResult {
             Metric::CrashRatePerModel => Msg::MetricCrashRatePerModel,
             Metric::CrashGroupUserShare => Msg::MetricCrashGroupUserShare,
             Metric::CrashGroupRegressions => Msg::MetricCrashGroupRegressions,
+            Metric::UrgentTimeToFix => Msg::MetricUrgentTimeToFix,
             Metric::DeviceClassCoverage => Msg::MetricDeviceClassCoverage,
             Metric::OsVersionCoverage => Msg::MetricOsVersionCoverage,
             Metric::ScreenCoverage => Msg::MetricScreenCoverage,
@@ -462,6 +476,25 @@ fn outcome(rule: &Rule, f: &Facts, est: Option<&QuantileEstimate>) -> Outcome {
                 f.groups.len() as u64,
                 Evidence::Regressions { fingerprints: fps },
             )
+        }
+        Metric::UrgentTimeToFix => {
+            // The urgent group open longest; none open: 0 days.
+            let oldest = f
+                .groups
+                .iter()
+                .filter_map(|g| g.open_days.map(|d| (d, g)))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            match oldest {
+                Some((days, g)) => plain(
+                    Some(days),
+                    f.groups.len() as u64,
+                    Evidence::OpenGroup {
+                        fingerprint: g.fingerprint.clone(),
+                        days,
+                    },
+                ),
+                None => plain(Some(0.0), f.groups.len() as u64, Evidence::NoOpenUrgent),
+            }
         }
         Metric::DeviceClassCoverage => coverage(f, "5.2a"),
         Metric::OsVersionCoverage => coverage(f, "5.2b"),

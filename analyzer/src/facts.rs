@@ -38,6 +38,14 @@ impl ReleaseRef {
     }
 }
 
+/// Now, Unix seconds.
+fn now_secs() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
 /// Compares version strings numerically part by part (`5.10.0` > `5.9.1`).
 pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
     let parts = |s: &str| -> Vec<u64> {
@@ -74,6 +82,9 @@ pub struct GroupFact {
     pub resolved_in: Option<String>,
     /// Seconds from first sighting to resolution.
     pub time_to_fix_secs: Option<i64>,
+    /// For an urgent group not resolved, ignored or merged: days since it
+    /// was first seen in any release (5.1c time to fix).
+    pub open_days: Option<f64>,
 }
 
 /// One cell of the compatibility matrix.
@@ -500,6 +511,7 @@ pub async fn gather(
         &release.version,
         users,
         &scope.urgent,
+        i64::from(scope.until.unwrap_or_else(now_secs)),
     );
     let cells = crate::compat::cells(&compat, scope);
 
@@ -708,11 +720,19 @@ pub async fn gather(
     })
 }
 
-/// Whether a group state says "resolved" as of a version.
-pub fn resolved_before(state: &GroupState, version: &str) -> bool {
-    state.status == GroupStatus::Resolved
-        && state
-            .resolved_in
-            .as_deref()
-            .is_some_and(|r| compare_versions(version, r).is_gt())
+/// Whether a group resolved by `state` has regressed in `version`, whose
+/// last fatal crash in the group was at `last_crash` (Unix seconds): it
+/// crashed after the moment it was resolved, in the release it was resolved
+/// in or a later one (5.1c). Older releases without the fix crashing on are
+/// not regressions. A resolution without a time (older data) counts crashes
+/// in later releases only.
+pub fn regressed(state: &GroupState, version: &str, last_crash: i64) -> bool {
+    if state.status != GroupStatus::Resolved {
+        return false;
+    }
+    let release = state.resolved_in.as_deref();
+    match state.resolved_at {
+        Some(at) => release.is_none_or(|r| compare_versions(version, r).is_ge()) && last_crash > at,
+        None => release.is_some_and(|r| compare_versions(version, r).is_gt()),
+    }
 }

@@ -1,6 +1,6 @@
 //! Crash groups of a release and their lifecycle (5.1b, 5.1c).
 
-use crate::facts::{GroupFact, compare_versions, resolved_before};
+use crate::facts::{GroupFact, compare_versions, regressed};
 use std::collections::BTreeMap;
 use vitals_store::query::AggRow;
 use vitals_store::releases::{GroupState, GroupStatus};
@@ -22,13 +22,20 @@ pub fn first_releases(history: &[AggRow]) -> BTreeMap<String, (String, u32)> {
 }
 
 /// A group's lifecycle state in `version` (5.1c): merged, ignored,
-/// regressed (resolved in an earlier release and crashing again), resolved,
-/// new (first seen in this release) or open.
-pub fn state_of(st: Option<&GroupState>, first_release: &str, version: &str) -> &'static str {
+/// regressed (crashing after its resolution, in the release it was
+/// resolved in or a later one: [`regressed`]), resolved, new (first seen in
+/// this release) or open. `last_crash`: the group's last fatal crash in
+/// `version`, Unix seconds.
+pub fn state_of(
+    st: Option<&GroupState>,
+    first_release: &str,
+    version: &str,
+    last_crash: i64,
+) -> &'static str {
     match st {
         Some(s) if s.status == GroupStatus::Merged => "merged",
         Some(s) if s.status == GroupStatus::Ignored => "ignored",
-        Some(s) if resolved_before(s, version) => "regressed",
+        Some(s) if regressed(s, version, last_crash) => "regressed",
         Some(s) if s.status == GroupStatus::Resolved => "resolved",
         _ if first_release == version => "new",
         _ => "open",
@@ -52,6 +59,7 @@ pub fn groups(
     version: &str,
     active_users: u64,
     urgent: &crate::judge::Limit,
+    now: i64,
 ) -> Vec<GroupFact> {
     let first = first_releases(history);
     let mut out: Vec<GroupFact> = groups
@@ -70,7 +78,11 @@ pub fn groups(
                 .cloned()
                 .unwrap_or_else(|| (version.to_string(), 0));
             let st = states.iter().find(|s| s.fingerprint == fp);
-            let state = state_of(st, &first_release, version);
+            let last_seen = r.value(3).unwrap_or(0.0) as u32;
+            let state = state_of(st, &first_release, version, i64::from(last_seen));
+            let is_urgent = is_urgent(urgent, users, active_users);
+            let open_days = (is_urgent && matches!(state, "new" | "open" | "regressed"))
+                .then(|| (now - i64::from(first_seen_all)).max(0) as f64 / 86_400.0);
             let time_to_fix_secs = st
                 .and_then(|s| s.resolved_at)
                 .map(|at| at - i64::from(first_seen_all))
@@ -81,13 +93,14 @@ pub fn groups(
                 events: r.count(0),
                 users,
                 share,
-                urgent: is_urgent(urgent, users, active_users),
+                urgent: is_urgent,
                 first_seen: r.value(2).unwrap_or(0.0) as u32,
-                last_seen: r.value(3).unwrap_or(0.0) as u32,
+                last_seen,
                 state,
                 first_release,
                 resolved_in: st.and_then(|s| s.resolved_in.clone()),
                 time_to_fix_secs,
+                open_days,
             }
         })
         .collect();

@@ -15,6 +15,7 @@ pub enum Metric {
     CrashRatePerModel,
     CrashGroupUserShare,
     CrashGroupRegressions,
+    UrgentTimeToFix,
     DeviceClassCoverage,
     OsVersionCoverage,
     ScreenCoverage,
@@ -42,6 +43,7 @@ impl Metric {
             Metric::CrashRatePerModel => "crash_rate_per_model",
             Metric::CrashGroupUserShare => "crash_group_user_share",
             Metric::CrashGroupRegressions => "crash_group_regressions",
+            Metric::UrgentTimeToFix => "urgent_time_to_fix",
             Metric::DeviceClassCoverage => "device_class_coverage",
             Metric::OsVersionCoverage => "os_version_coverage",
             Metric::ScreenCoverage => "screen_coverage",
@@ -72,6 +74,7 @@ impl Metric {
             }
             Metric::CrashGroupUserShare => (&["5.1b"], &[Share]),
             Metric::CrashGroupRegressions => (&["5.1c"], &[Max]),
+            Metric::UrgentTimeToFix => (&["5.1c"], &[Days]),
             Metric::DeviceClassCoverage => (&["5.2a"], &[Coverage]),
             Metric::OsVersionCoverage => (&["5.2b"], &[Coverage]),
             Metric::ScreenCoverage => (&["5.2c"], &[Coverage]),

@@ -58,7 +58,7 @@ fn format_with(metric: Metric, v: f64, extra: usize) -> String {
                 "✗".into()
             }
         }
-        Metric::MinVersionNotice => num(v, 1, " d"),
+        Metric::MinVersionNotice | Metric::UrgentTimeToFix => num(v, 1, " d"),
     }
 }
 

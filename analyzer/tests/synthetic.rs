@@ -262,3 +262,97 @@ async fn hot_update_rates_follow_the_patch_and_rollbacks_fail() {
         assert_eq!(success.value, Some(160.0 / 190.0), "{}", store.backend());
     }
 }
+
+/// 5.1c: a group resolved in 6.0.0 that crashes again in 6.0.0 after its
+/// resolution has regressed there (it used to stay "resolved" until a later
+/// release crashed); an older release crashing on is not a regression. An
+/// urgent group open for ten days fails the time-to-fix rule (7 days).
+#[tokio::test]
+async fn regressions_count_from_the_moment_of_resolution() {
+    use vitals_store::releases::GroupStatus;
+    let now = now_ms();
+    let mut data = release("6.0.0", 2000, 2000, 0, now - 86_400_000);
+    data.push(batch(
+        "before".into(),
+        "6.0.0",
+        1,
+        vec![crash(now - 3_600_000, "c-before".into())],
+    ));
+    // Two users crash in 6.1.0, first ten days ago and never fixed.
+    data.extend(release("6.1.0", 2000, 2000, 0, now - 86_400_000));
+    for u in [5, 6] {
+        data.push(batch(
+            format!("old-{u}"),
+            "6.1.0",
+            u,
+            vec![Event::Crash(CrashEvent {
+                exception_type: "java.lang.OutOfMemoryError".into(),
+                ..match crash(now - 10 * 86_400_000, format!("old-{u}")) {
+                    Event::Crash(c) => c,
+                    _ => unreachable!(),
+                }
+            })],
+        ));
+    }
+    let b = backends(&data).await;
+    for (store, dir) in b.iter() {
+        let who = store.backend();
+        let e = eval(store.clone(), dir, "6.0.0", None).await;
+        let fp = e.facts.groups[0].fingerprint.clone();
+        let cp = vitals_store::ControlPlane::open(dir.join("cp.sqlite")).unwrap();
+        cp.set_group_state(
+            "syn",
+            &fp,
+            GroupStatus::Resolved,
+            Some("6.0.0"),
+            None,
+            "ops",
+        )
+        .unwrap();
+        let e = eval(store.clone(), dir, "6.0.0", None).await;
+        assert_eq!(e.facts.groups[0].state, "resolved", "{who}");
+        // The same stack again in 6.0.0, two minutes after the resolution,
+        // and in the older 5.9.0.
+        let again = |id: &str, version: &str| {
+            batch(
+                id.into(),
+                version,
+                9,
+                vec![crash(now + 120_000, format!("c-{id}"))],
+            )
+        };
+        store
+            .insert(
+                &[again("after", "6.0.0"), again("older", "5.9.0")],
+                &std::collections::HashSet::new(),
+                false,
+            )
+            .await
+            .unwrap();
+        let e = eval(store.clone(), dir, "6.0.0", None).await;
+        assert_eq!(e.facts.groups[0].state, "regressed", "{who}");
+        let rule = |e: &vitals_analyzer::Evaluation, m: Metric| {
+            e.results.iter().find(|r| r.metric == m).unwrap().clone()
+        };
+        assert_eq!(
+            rule(&e, Metric::CrashGroupRegressions).value,
+            Some(1.0),
+            "{who}"
+        );
+        let older = eval(store.clone(), dir, "5.9.0", None).await;
+        assert_eq!(older.facts.groups[0].state, "resolved", "{who}");
+
+        let e = eval(store.clone(), dir, "6.1.0", None).await;
+        let oom = e
+            .facts
+            .groups
+            .iter()
+            .find(|g| g.exception_type == "java.lang.OutOfMemoryError")
+            .expect("the OOM group");
+        assert!(oom.urgent, "{who}: 2 of 2000 users");
+        let ttf = rule(&e, Metric::UrgentTimeToFix);
+        let days = ttf.value.unwrap();
+        assert!((9.99..10.01).contains(&days), "{who}: {days}");
+        assert_eq!(ttf.verdict, Verdict::Fail, "{who}");
+    }
+}

@@ -488,6 +488,7 @@ catalogue! {
     MetricCpu = "metric.cpu" { zh: "CPU 占用率", en: "CPU usage" }
     MetricMemory = "metric.memory" { zh: "内存占用", en: "memory usage" }
     MetricServerLatency = "metric.server_latency" { zh: "服务端响应时间（{category}）", en: "server response time ({category})" }
+    MetricUrgentTimeToFix = "metric.urgent_time_to_fix" { zh: "紧急错误未解决天数", en: "days an urgent error has stayed open" }
     MetricRequestErrorRate = "metric.request_error_rate" { zh: "请求失败率（{category}）", en: "request error rate ({category})" }
     MetricReleaseNotes = "metric.release_notes" { zh: "更新说明", en: "release notes" }
     MetricMinVersionNotice = "metric.min_version_notice" { zh: "最低版本限制提前通知天数", en: "days of notice before a minimum version is enforced" }
@@ -508,6 +509,8 @@ catalogue! {
     EvidenceMinVersion = "evidence.min_version" { zh: "最低版本 {version}：提前 {days} 天通知", en: "minimum version {version}: announced {days} days ahead" }
     EvidencePatch = "evidence.patch" { zh: "补丁 {patch}：{num} / {den}", en: "patch {patch}: {num} of {den}" }
     EvidenceNone = "evidence.none" { zh: "没有数据", en: "no data" }
+    EvidenceOpenGroup = "evidence.open_group" { zh: "错误 {fingerprint} 自首次出现已 {days} 天仍未解决", en: "error {fingerprint} still open {days} days after it first appeared" }
+    EvidenceNoOpenUrgent = "evidence.no_open_urgent" { zh: "没有未解决的紧急错误", en: "no urgent error is open" }
     EvidenceRequests = "evidence.requests" { zh: "{total} 个请求中 {failed} 个失败（传输错误、超时或 5xx）；失败率最高的站点：{site}", en: "{failed} of {total} requests failed (transport error, timeout or 5xx); worst site: {site}" }
 
     // ---- CLI ---------------------------------------------------------------

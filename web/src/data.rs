@@ -283,6 +283,7 @@ pub async fn groups(
                     states.iter().find(|s| s.fingerprint == fp),
                     &first_release,
                     &r.version,
+                    row.value(3).unwrap_or(0.0) as i64,
                 ),
                 exception: row.dim(1).to_string(),
                 events: row.count(0),

@@ -82,7 +82,9 @@ pub fn fmt_value(cx: &Ctx, metric: vitals_analyzer::policy::Metric, v: Option<f6
         M::InstallTime | M::ColdStart | M::ServerLatency => crate::fmt::ms(Some(v)),
         M::Cpu => format!("{v:.1}%"),
         M::Memory => crate::fmt::unit(Some(v), "MB"),
-        M::MinVersionNotice => cx.r(Msg::WebDays, &[("n", &format!("{v:.1}"))]),
+        M::MinVersionNotice | M::UrgentTimeToFix => {
+            cx.r(Msg::WebDays, &[("n", &format!("{v:.1}"))])
+        }
         M::CrashGroupRegressions | M::ReleaseNotes => format!("{v:.0}"),
     }
 }
