@@ -21,6 +21,8 @@ pub struct Config {
     pub timezone: String,
     /// ClickHouse for telemetry; empty `url` means the embedded store.
     pub clickhouse: ClickHouseSection,
+    /// Deadlines of start-up and of every call to the telemetry store.
+    pub store: StoreSection,
     /// Control-plane database: empty `url` means SQLite under `data_dir`,
     /// a PostgreSQL URL a control plane shared by several nodes.
     pub control_plane: ControlPlaneConfig,
@@ -50,6 +52,41 @@ pub struct ClickHouseSection {
     /// Every cluster node's HTTP URL; empty = discovered from
     /// `system.clusters` with the port of `url`.
     pub nodes: Vec<String>,
+}
+
+/// `[store]`: how long start-up, readiness and each call to the telemetry
+/// store (ClickHouse or the embedded SQLite) may take. A store that stops
+/// answering (frozen, black-holed, half-open connections) then costs a
+/// failed call, never a hung collector (`src/timed_store.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// Longest start-up waits for the schema check before listening
+    /// anyway; the migration goes on in the background, batches stay in
+    /// the spool until it is done.
+    pub startup_wait_ms: u64,
+    /// Liveness check (`/readyz`).
+    pub ping_timeout_ms: u64,
+    /// Each read (dashboard, API, analyzer, alerts).
+    pub query_timeout_ms: u64,
+    /// Each write: one insert of a block from the spool (retried in doubt),
+    /// an erasure, a crash rewrite.
+    pub write_timeout_ms: u64,
+    /// One attempt at the schema migration or a rollup rebuild (retried
+    /// with back-off while it fails).
+    pub migrate_timeout_ms: u64,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        StoreSection {
+            startup_wait_ms: 1_000,
+            ping_timeout_ms: 500,
+            query_timeout_ms: 30_000,
+            write_timeout_ms: 120_000,
+            migrate_timeout_ms: 600_000,
+        }
+    }
 }
 
 /// `[symbolicator]`: where the debug files live and how often this node
@@ -97,6 +134,7 @@ impl Default for Config {
             lang: "zh-CN".into(),
             timezone: "Asia/Shanghai".into(),
             clickhouse: ClickHouseSection::default(),
+            store: StoreSection::default(),
             control_plane: ControlPlaneConfig::default(),
             workers: 0,
             policy: None,
@@ -197,6 +235,20 @@ impl Config {
                 "control_plane.pool_size must be at least 1".into(),
             ));
         }
+        let s = &self.store;
+        for (name, v) in [
+            ("startup_wait_ms", s.startup_wait_ms),
+            ("ping_timeout_ms", s.ping_timeout_ms),
+            ("query_timeout_ms", s.query_timeout_ms),
+            ("write_timeout_ms", s.write_timeout_ms),
+            ("migrate_timeout_ms", s.migrate_timeout_ms),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "store.{name} must be at least 1"
+                )));
+            }
+        }
         if self.control_plane.lease_secs < 3 {
             return Err(ConfigError::Invalid(
                 "control_plane.lease_secs must be at least 3 (renewed every lease_secs / 3)".into(),
@@ -275,6 +327,22 @@ mod tests {
         assert_eq!(cfg.collector.limits, vitals_protocol::Limits::default());
         assert_eq!(cfg.control_plane, ControlPlaneConfig::default());
         assert_eq!(cfg.symbolicator, SymbolicatorSection::default());
+        assert_eq!(cfg.store, StoreSection::default());
+    }
+
+    #[test]
+    fn store_timeouts_parse_and_zero_is_refused() {
+        let cfg: Config = toml::from_str("[store]\nping_timeout_ms = 250").unwrap();
+        assert_eq!(cfg.store.ping_timeout_ms, 250);
+        assert_eq!(cfg.store.query_timeout_ms, 30_000);
+        let zero: Config = toml::from_str("[store]\nwrite_timeout_ms = 0").unwrap();
+        assert!(
+            zero.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("write_timeout_ms")
+        );
+        assert!(toml::from_str::<Config>("[store]\ntimeout = 1").is_err());
     }
 
     #[test]

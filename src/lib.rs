@@ -9,3 +9,4 @@ pub mod resym;
 pub mod server;
 pub mod simulate;
 pub mod symbols;
+pub mod timed_store;

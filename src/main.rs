@@ -386,7 +386,7 @@ async fn run(cli: Cli) -> Result<()> {
             if let Some(c) = cluster {
                 cfg.clickhouse.cluster = c;
             }
-            let store = server::open_store(&cfg).await?;
+            let store: std::sync::Arc<dyn vitals_store::Store> = server::open_store(&cfg).await?;
             let r = store
                 .migrate()
                 .await

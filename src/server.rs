@@ -1,6 +1,7 @@
 //! Wiring of all services into one process (`vitals serve` / `vitals demo`).
 
 use crate::config::Config;
+use crate::timed_store::TimedStore;
 use actix_web::{App, HttpServer, middleware};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -39,8 +40,10 @@ pub fn control_plane(cfg: &Config) -> Result<Arc<ControlPlane>, ServerError> {
     ))
 }
 
-/// Opens the telemetry store the configuration names and migrates it.
-pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, ServerError> {
+/// Opens the telemetry store the configuration names, every call bounded
+/// by the `[store]` timeouts (not migrated yet: see
+/// [`crate::timed_store::spawn_migration`]).
+pub async fn open_store(cfg: &Config) -> Result<Arc<TimedStore>, ServerError> {
     let store: Arc<dyn Store> = match cfg.clickhouse() {
         Some(ch) => Arc::new(ClickHouseStore::new(ch).with_timezone(cfg.timezone.clone())),
         None => Arc::new(
@@ -48,7 +51,7 @@ pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, ServerError> {
                 .with_timezone(cfg.timezone.clone()),
         ),
     };
-    Ok(store)
+    Ok(Arc::new(TimedStore::new(store, (&cfg.store).into())))
 }
 
 /// A started server: its address, and a handle that stops it.
@@ -111,20 +114,22 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         node = %cfg.control_plane.node(),
         "control plane ready"
     );
-    let store = open_store(cfg).await?;
-    // The store may be down at start (ClickHouse restarting): ingest still
-    // works through the spool, and migration is retried by `vitals migrate`.
-    match store.migrate().await {
-        Ok(r) => tracing::info!(
-            backend = store.backend(),
-            version = r.version,
-            applied = r.applied,
-            "schema ready"
-        ),
-        Err(e) => {
-            tracing::error!(backend = store.backend(), error = %e, "schema migration failed; ingest continues into the spool")
-        }
+    let timed = open_store(cfg).await?;
+    // The store may be down or hung at start (ClickHouse restarting or
+    // frozen): the migration runs in the background, retried until it
+    // succeeds, and start-up waits for it only briefly, so ingest always
+    // works through the spool (inserts wait for the migration).
+    let (ops_stop, ops_rx) = tokio::sync::watch::channel(false);
+    let migration = crate::timed_store::spawn_migration(timed.clone(), ops_rx.clone());
+    let wait = std::time::Duration::from_millis(cfg.store.startup_wait_ms);
+    if !timed.wait_migrated(wait).await {
+        tracing::warn!(
+            backend = timed.backend(),
+            waited_ms = cfg.store.startup_wait_ms,
+            "schema not ready yet; listening anyway, batches stay in the spool until it is"
+        );
     }
+    let store: Arc<dyn Store> = timed;
     let backend = store.backend();
     let analyzer =
         vitals_analyzer::Analyzer::new(store.clone(), cp.clone(), cfg.policy()?, &cfg.timezone);
@@ -234,10 +239,10 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
             .collect()
     }));
     let web_state = actix_web::web::Data::new(web_state);
-    let (ops_stop, ops_rx) = tokio::sync::watch::channel(false);
     let ops = Ops {
         stop: ops_stop,
         tasks: vec![
+            migration,
             control.spawn_prober(ops_rx.clone()),
             alerts.spawn(ops_rx.clone()),
             resym.spawn(ops_rx),

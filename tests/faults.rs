@@ -10,6 +10,8 @@
 //!   small tmpfs.
 //! - `corrupt_spool`: bytes flipped in a spool segment while vitals is down.
 //! - `clock_skew`: device clocks hours and days off.
+//! - `hung_store`: ClickHouse accepts connections but never answers (frozen
+//!   or half-open) while vitals starts.
 
 mod common;
 
@@ -17,6 +19,8 @@ mod common;
 mod clock_skew;
 #[path = "faults/corrupt_spool.rs"]
 mod corrupt_spool;
+#[path = "faults/hung_store.rs"]
+mod hung_store;
 #[path = "faults/slow_store.rs"]
 mod slow_store;
 #[path = "faults/spool_full.rs"]

@@ -210,16 +210,21 @@ async fn healthz() -> HttpResponse {
 }
 
 async fn readyz(st: Shared) -> HttpResponse {
+    // Read before the ping, so the status describes this moment whatever
+    // the store does meanwhile.
+    let (spool_ok, spool_bytes) = (st.spool.has_room(), st.spool.bytes());
+    // The store's ping is bounded by its own timeout ([store]
+    // ping_timeout_ms), so a hung store cannot hang readiness.
     let store_ok = st.store.ping().await.is_ok();
-    let spool_ok = st.spool.bytes() < st.spool.cap();
     let body = json!({
         "store": if store_ok { "ok" } else { "unreachable" },
-        "spool_bytes": st.spool.bytes(),
+        "spool_bytes": spool_bytes,
         "spool_cap": st.spool.cap(),
         "backend": st.store.backend(),
     });
     // Ingest stays available while the store is down (the spool absorbs
-    // it), so readiness fails only when the spool cannot take more.
+    // it), so readiness fails only when the spool cannot take more: by
+    // the very test `admit` applies (`Spool::has_room`).
     if spool_ok {
         HttpResponse::Ok().json(body)
     } else {

@@ -385,10 +385,11 @@ impl Spool {
         Ok((Spool { shared, tx, cap }, rec, start))
     }
 
-    /// Appends one record and returns once it is durable on disk.
+    /// Appends one record and returns once it is durable on disk; refused
+    /// with [`SpoolError::Full`] exactly when [`Spool::has_room`] is false.
     pub async fn append(&self, payload: Vec<u8>) -> Result<Position, SpoolError> {
         let used = self.shared.bytes.load(Ordering::Relaxed);
-        if used + payload.len() as u64 + HEADER as u64 > self.cap {
+        if !Self::room(used, self.cap) {
             return Err(SpoolError::Full {
                 used,
                 cap: self.cap,
@@ -408,6 +409,20 @@ impl Spool {
 
     pub fn cap(&self) -> u64 {
         self.cap
+    }
+
+    /// Whether a new record is taken now: the one test both
+    /// [`Spool::append`] and readiness (`/readyz`) apply, so readiness
+    /// fails exactly when a new batch would be refused for the cap. The
+    /// test is on the bytes held, not on the next record's size (which
+    /// readiness cannot know): the spool may pass its cap by the records
+    /// admitted while it still had room (one group commit at most).
+    pub fn has_room(&self) -> bool {
+        Self::room(self.bytes(), self.cap)
+    }
+
+    fn room(used: u64, cap: u64) -> bool {
+        used < cap
     }
 
     /// A reader starting at `from`.

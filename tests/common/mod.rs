@@ -276,6 +276,18 @@ impl Vitals {
         clickhouse: Option<(&str, &str)>,
         opts: &ServeOpts,
     ) -> Vitals {
+        Self::serve_within(data_dir, clickhouse, opts, Duration::from_secs(600))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Vitals::serve_opts`], failing when the banner (the server
+    /// listening) does not come within `limit` (the process is killed).
+    pub fn serve_within(
+        data_dir: &Path,
+        clickhouse: Option<(&str, &str)>,
+        opts: &ServeOpts,
+        limit: Duration,
+    ) -> Result<Vitals, String> {
         let mut cmd = Command::new(bin());
         cmd.args([
             "serve",
@@ -309,16 +321,33 @@ impl Vitals {
             .stderr(stderr);
         let mut child = cmd.spawn().expect("start vitals serve");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read banner");
-        let url = line
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let mut out = BufReader::new(stdout);
+            let _ = out.read_line(&mut line);
+            let _ = tx.send(line);
+            // Keep reading, so the server never blocks on a full pipe.
+            let _ = std::io::copy(&mut out, &mut std::io::sink());
+        });
+        let line = match rx.recv_timeout(limit) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("vitals serve did not listen within {limit:?}"));
+            }
+        };
+        let Some(url) = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in banner {line:?}"))
-            .to_string();
-        Vitals { url, child }
+            .map(str::to_string)
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("no URL in banner {line:?}"));
+        };
+        Ok(Vitals { url, child })
     }
 
     /// One value of the Prometheus text at `/metrics` (summed over labels);

@@ -184,9 +184,14 @@ async fn drained_spool_has_room_again_whatever_the_segment_size() {
 async fn full_spool_refuses() {
     let dir = tempfile::tempdir().unwrap();
     let (spool, _, _) = Spool::open(dir.path(), 100, 1 << 20).unwrap();
+    // Below the cap a record is taken, even one that passes it.
     spool.append(vec![0; 50]).await.unwrap();
+    assert!(spool.has_room(), "62 of 100 bytes");
+    spool.append(vec![0; 50]).await.unwrap();
+    // At or past the cap: no room, and append agrees.
+    assert!(!spool.has_room(), "{} of 100 bytes", spool.bytes());
     assert!(matches!(
-        spool.append(vec![0; 50]).await,
+        spool.append(vec![0; 1]).await,
         Err(SpoolError::Full { .. })
     ));
 }
