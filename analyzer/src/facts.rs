@@ -208,7 +208,9 @@ pub struct Scope {
     pub exclude_untrusted: bool,
     /// Sessions a compatibility cell needs to count as observed.
     pub cell_min_sessions: u64,
-    pub crash_threshold: f64,
+    /// The 5.1a per-session rule's limit: a compatibility cell is healthy
+    /// when its crash rate does not fail it.
+    pub crash: crate::judge::Limit,
     /// The 5.1b rule's limit: a group is urgent when [`crate::judge`] fails
     /// its share of affected users.
     pub urgent: crate::judge::Limit,
@@ -223,17 +225,22 @@ impl Default for Scope {
         Scope {
             exclude_untrusted: false,
             cell_min_sessions: 100,
-            crash_threshold: 0.0005,
-            urgent: crate::policy::Policy::standard()
-                .rules
-                .iter()
-                .find(|r| r.metric == crate::policy::Metric::CrashGroupUserShare)
-                .map(|r| r.limit())
-                .expect("the standard has a 5.1b rule"),
+            crash: standard_limit(crate::policy::Metric::CrashRatePerSession),
+            urgent: standard_limit(crate::policy::Metric::CrashGroupUserShare),
             since: None,
             until: None,
         }
     }
+}
+
+/// The built-in policy's limit for `metric`.
+fn standard_limit(metric: crate::policy::Metric) -> crate::judge::Limit {
+    crate::policy::Policy::standard()
+        .rules
+        .iter()
+        .find(|r| r.metric == metric)
+        .map(|r| r.limit())
+        .expect("the standard has a rule for every metric the scope reads")
 }
 
 fn q(filter: &Filter, group_by: Vec<Dim>, measures: Vec<Measure>) -> Query {

@@ -249,28 +249,18 @@ impl Analyzer {
     ) -> Result<Evaluation, AnalyzerError> {
         let policy = policy.unwrap_or(&self.policy);
         let rules = policy.rules_for(app);
-        let threshold = |m: policy::Metric, d: f64| {
-            rules
-                .iter()
-                .find(|r| r.metric == m)
-                .map(|r| r.threshold)
-                .unwrap_or(d)
-        };
+        let limit = |m: policy::Metric| rules.iter().find(|r| r.metric == m).map(|r| r.limit());
+        let defaults = Scope::default();
         let scope = Scope {
-            crash_threshold: threshold(policy::Metric::CrashRatePerSession, 0.0005),
-            urgent: rules
-                .iter()
-                .find(|r| r.metric == policy::Metric::CrashGroupUserShare)
-                .map(|r| r.limit())
-                .unwrap_or(Scope::default().urgent),
+            crash: limit(policy::Metric::CrashRatePerSession).unwrap_or(defaults.crash),
+            urgent: limit(policy::Metric::CrashGroupUserShare).unwrap_or(defaults.urgent),
             cell_min_sessions: rules
                 .iter()
                 .find(|r| r.metric == policy::Metric::DeviceClassCoverage)
                 .map(|r| r.min_sample)
                 .unwrap_or(100),
-            ..Default::default()
+            ..defaults
         };
-        // The baseline's evaluation runs alongside this release's queries.
         let (facts, baseline) = tokio::try_join!(
             async {
                 facts::gather(self.store.as_ref(), &self.cp, app, release, &scope)
