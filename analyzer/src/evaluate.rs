@@ -94,6 +94,14 @@ pub enum Evidence {
         fingerprint: String,
         days: f64,
     },
+    SdkInit {
+        cold_starts: u64,
+        sdk_ms: f64,
+    },
+    Untrusted {
+        untrusted: u64,
+        total: u64,
+    },
     NoOpenUrgent,
 }
 
@@ -185,6 +193,14 @@ impl Evidence {
                 ],
             ),
             Evidence::NoOpenUrgent => Msg::EvidenceNoOpenUrgent.text(lang),
+            Evidence::SdkInit {
+                cold_starts,
+                sdk_ms,
+            } => Msg::EvidenceSdkInit
+                .render(lang, &[("n", cold_starts), ("ms", &format!("{sdk_ms:.0}"))]),
+            Evidence::Untrusted { untrusted, total } => {
+                Msg::EvidenceUntrusted.render(lang, &[("untrusted", untrusted), ("total", total)])
+            }
             Evidence::Patch { patch, num, den } => {
                 Msg::EvidencePatch.render(lang, &[("patch", patch), ("num", num), ("den", den)])
             }
@@ -243,6 +259,8 @@ impl RuleResult {
             Metric::Memory => Msg::MetricMemory,
             Metric::ServerLatency => Msg::MetricServerLatency,
             Metric::RequestErrorRate => Msg::MetricRequestErrorRate,
+            Metric::ThirdPartyInitShare => Msg::MetricThirdPartyInitShare,
+            Metric::UntrustedShare => Msg::MetricUntrustedShare,
             Metric::ReleaseNotes => Msg::MetricReleaseNotes,
             Metric::MinVersionNotice => Msg::MetricMinVersionNotice,
             Metric::HotUpdateSize => Msg::MetricHotUpdateSize,
@@ -578,6 +596,26 @@ fn outcome(rule: &Rule, f: &Facts, est: Option<&QuantileEstimate>) -> Outcome {
                 },
             )
         }
+        Metric::ThirdPartyInitShare => {
+            let s = &f.sdk_init;
+            plain(
+                (s.total_ms > 0.0).then(|| s.sdk_ms / s.total_ms),
+                s.cold_starts,
+                Evidence::SdkInit {
+                    cold_starts: s.cold_starts,
+                    sdk_ms: s.sdk_ms,
+                },
+            )
+        }
+        Metric::UntrustedShare => rate(
+            rule,
+            f.untrusted_sessions,
+            f.all_sessions,
+            Evidence::Untrusted {
+                untrusted: f.untrusted_sessions,
+                total: f.all_sessions,
+            },
+        ),
         Metric::ReleaseNotes => {
             let chars = f
                 .notes

@@ -152,6 +152,17 @@ pub struct LatencyCell {
     pub dist: Dist,
 }
 
+/// Third-party SDK initialisation in cold starts (5.7c).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SdkInit {
+    /// Cold starts that reported spans.
+    pub cold_starts: u64,
+    /// Milliseconds in spans named `sdk:…`.
+    pub sdk_ms: f64,
+    /// Their cold starts' total milliseconds.
+    pub total_ms: f64,
+}
+
 /// Requests of one service category at one site, and how many failed.
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestErrors {
@@ -180,6 +191,14 @@ pub struct Facts {
     pub sessions: u64,
     pub crashed_sessions: u64,
     pub abnormal_sessions: u64,
+    /// Sessions on rooted or jailbroken devices and emulators (4.2.3),
+    /// whether or not the scope leaves them out.
+    pub untrusted_sessions: u64,
+    /// Sessions with and without such devices.
+    pub all_sessions: u64,
+    /// Cold starts that reported a breakdown, and the time their
+    /// third-party SDKs took to initialise against their total (5.7c).
+    pub sdk_init: SdkInit,
     pub users: u64,
     pub crashed_users: u64,
     pub fatal_crashes: u64,
@@ -309,6 +328,29 @@ pub async fn gather(
             Measure::Count(Some(Cond::SessionStart)),
             Measure::Count(Some(Cond::SessionCrashed)),
             Measure::Count(Some(Cond::SessionAbnormal)),
+        ],
+    );
+    // 4.2.3: sessions on rooted/jailbroken devices and emulators, from all
+    // sessions and the trusted ones (whatever the scope leaves out).
+    let trust = |exclude_untrusted| {
+        q(
+            &Filter {
+                exclude_untrusted,
+                ..with_kinds(&f, &["session"])
+            },
+            vec![],
+            vec![Measure::Count(Some(Cond::SessionStart))],
+        )
+    };
+    let (all_q, trusted_q) = (trust(false), trust(true));
+    // 5.7c: third-party SDK initialisation in cold starts with a breakdown.
+    let sdk_q = q(
+        &with_kinds(&f, &["cold_start"]),
+        vec![],
+        vec![
+            Measure::Count(Some(Cond::ColdStartWithSpans)),
+            Measure::Sum(Col::Value, Some(Cond::ColdStartWithSpans)),
+            Measure::Sum(Col::DurationMs, Some(Cond::ColdStartWithSpans)),
         ],
     );
     // Active users are users with a session or a crash in the release.
@@ -461,7 +503,7 @@ pub async fn gather(
         ],
     );
     let (
-        (summary, users_r, fatal_r, req_errors, release_patches),
+        (summary, users_r, fatal_r, req_errors, release_patches, all_r, trusted_r, sdk_r),
         (by_model, groups, lifecycle, compat, cold, cpu, mem, install, latency, patches),
     ) = tokio::try_join!(
         async {
@@ -471,6 +513,9 @@ pub async fn gather(
                 store.aggregate(&fatal_q),
                 store.aggregate(&req_errors),
                 store.aggregate(&release_patches),
+                store.aggregate(&all_q),
+                store.aggregate(&trusted_q),
+                store.aggregate(&sdk_q),
             )
         },
         async {
@@ -697,6 +742,18 @@ pub async fn gather(
         sessions: s.count(0),
         crashed_sessions: s.count(1),
         abnormal_sessions: s.count(2),
+        all_sessions: first(&all_r).count(0),
+        untrusted_sessions: first(&all_r)
+            .count(0)
+            .saturating_sub(first(&trusted_r).count(0)),
+        sdk_init: {
+            let r = first(&sdk_r);
+            SdkInit {
+                cold_starts: r.count(0),
+                sdk_ms: r.value(1).unwrap_or(0.0),
+                total_ms: r.value(2).unwrap_or(0.0),
+            }
+        },
         users,
         crashed_users: u.count(1),
         fatal_crashes: fc.count(0),

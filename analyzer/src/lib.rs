@@ -259,6 +259,7 @@ impl Analyzer {
                 .find(|r| r.metric == policy::Metric::DeviceClassCoverage)
                 .map(|r| r.min_sample)
                 .unwrap_or(100),
+            exclude_untrusted: policy.exclude_untrusted,
             ..defaults
         };
         let (facts, baseline) = tokio::try_join!(

@@ -28,6 +28,8 @@ pub enum Metric {
     Memory,
     ServerLatency,
     RequestErrorRate,
+    ThirdPartyInitShare,
+    UntrustedShare,
     ReleaseNotes,
     MinVersionNotice,
     HotUpdateSize,
@@ -56,6 +58,8 @@ impl Metric {
             Metric::Memory => "memory",
             Metric::ServerLatency => "server_latency",
             Metric::RequestErrorRate => "request_error_rate",
+            Metric::ThirdPartyInitShare => "third_party_init_share",
+            Metric::UntrustedShare => "untrusted_share",
             Metric::ReleaseNotes => "release_notes",
             Metric::MinVersionNotice => "min_version_notice",
             Metric::HotUpdateSize => "hot_update_size",
@@ -87,6 +91,8 @@ impl Metric {
             Metric::Memory => (&["5.3e"], PERCENTILES),
             Metric::ServerLatency => (&["5.3f", "5.5a"], PERCENTILES),
             Metric::RequestErrorRate => (&["5.3f", "5.5a"], &[Rate]),
+            Metric::ThirdPartyInitShare => (&["5.7c"], &[Share]),
+            Metric::UntrustedShare => (&["4.2.3"], &[Rate]),
             Metric::ReleaseNotes => (&["5.4a"], &[Present]),
             Metric::MinVersionNotice => (&["5.4c"], &[Days]),
             Metric::HotUpdateSize => (&["5.4d"], &[Max]),
@@ -268,6 +274,10 @@ pub struct Override {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Policy {
+    /// Leave sessions and samples from rooted or jailbroken devices and
+    /// emulators out of every verdict (4.2.3); their share is still shown.
+    #[serde(default)]
+    pub exclude_untrusted: bool,
     #[serde(default, rename = "rule")]
     pub rules: Vec<Rule>,
     #[serde(default, rename = "override")]

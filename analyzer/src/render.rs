@@ -32,9 +32,11 @@ fn format_with(metric: Metric, v: f64, extra: usize) -> String {
         | Metric::CrashRatePerUser
         | Metric::CrashRatePerModel
         | Metric::CrashGroupUserShare => num(v * 100.0, 4, "%"),
-        Metric::HotUpdateDelivery | Metric::HotUpdateSuccess | Metric::RequestErrorRate => {
-            num(v * 100.0, 2, "%")
-        }
+        Metric::HotUpdateDelivery
+        | Metric::HotUpdateSuccess
+        | Metric::RequestErrorRate
+        | Metric::ThirdPartyInitShare
+        | Metric::UntrustedShare => num(v * 100.0, 2, "%"),
         Metric::DeviceClassCoverage
         | Metric::OsVersionCoverage
         | Metric::ScreenCoverage

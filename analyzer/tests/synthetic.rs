@@ -356,3 +356,72 @@ async fn regressions_count_from_the_moment_of_resolution() {
         assert_eq!(ttf.verdict, Verdict::Fail, "{who}");
     }
 }
+
+/// 5.7c and 4.2.3: the share of cold-start time spent initialising
+/// third-party SDKs (spans named `sdk:…`, over cold starts that report a
+/// breakdown), and the share of sessions on rooted devices, which a policy
+/// can leave out of every other verdict.
+#[tokio::test]
+async fn sdk_init_share_and_untrusted_devices() {
+    let ts = now_ms() - 3_600_000;
+    let span = |name: &str, ms: u64| Span {
+        name: name.into(),
+        start_ms: 0,
+        duration_ms: ms,
+    };
+    let mut data = release("8.0.0", 1000, 1000, 0, ts);
+    // Sessions of users 0..100 (their first batches) come from rooted devices.
+    for b in data.iter_mut().take(100) {
+        b.batch.device.rooted = true;
+    }
+    let rooted_sessions: u64 = data
+        .iter()
+        .take(100)
+        .map(|b| b.batch.events.len() as u64)
+        .sum();
+    let mut cold = Vec::new();
+    for i in 0..300 {
+        let spans = if i < 200 {
+            vec![
+                span("sdk:push", 300),
+                span("sdk:map", 100),
+                span("home", 600),
+            ]
+        } else {
+            vec![]
+        };
+        cold.push(Event::ColdStart(ColdStartEvent {
+            ts,
+            duration_ms: 1000,
+            spans,
+        }));
+    }
+    data.push(batch("cold".into(), "8.0.0", 5000, cold));
+    let b = backends(&data).await;
+    for (store, dir) in b.iter() {
+        let who = store.backend();
+        let e = eval(store.clone(), dir, "8.0.0", None).await;
+        let rule = |e: &vitals_analyzer::Evaluation, m: Metric| {
+            e.results.iter().find(|r| r.metric == m).unwrap().clone()
+        };
+        let sdk = rule(&e, Metric::ThirdPartyInitShare);
+        assert_eq!((sdk.value, sdk.sample), (Some(0.4), 200), "{who}: {sdk:?}");
+        assert_eq!(sdk.verdict, Verdict::Fail, "{who}");
+        let untrusted = rule(&e, Metric::UntrustedShare);
+        assert_eq!(
+            untrusted.value,
+            Some(rooted_sessions as f64 / 1000.0),
+            "{who}: {untrusted:?}"
+        );
+        assert_eq!(e.facts.sessions, 1000, "{who}");
+        // The policy switch leaves rooted devices out of the verdicts, and
+        // still reports their share.
+        let p = Policy::parse("exclude_untrusted = true").unwrap();
+        let e = eval(store.clone(), dir, "8.0.0", Some(&p)).await;
+        assert_eq!(e.facts.sessions, 1000 - rooted_sessions, "{who}");
+        assert_eq!(
+            rule(&e, Metric::UntrustedShare).value,
+            Some(rooted_sessions as f64 / 1000.0)
+        );
+    }
+}

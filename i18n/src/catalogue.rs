@@ -489,6 +489,8 @@ catalogue! {
     MetricMemory = "metric.memory" { zh: "内存占用", en: "memory usage" }
     MetricServerLatency = "metric.server_latency" { zh: "服务端响应时间（{category}）", en: "server response time ({category})" }
     MetricUrgentTimeToFix = "metric.urgent_time_to_fix" { zh: "紧急错误未解决天数", en: "days an urgent error has stayed open" }
+    MetricThirdPartyInitShare = "metric.third_party_init_share" { zh: "冷启动中三方 SDK 初始化耗时占比", en: "share of cold start spent initialising third-party SDKs" }
+    MetricUntrustedShare = "metric.untrusted_share" { zh: "Root/越狱设备及模拟器会话占比", en: "share of sessions on rooted or jailbroken devices and emulators" }
     MetricRequestErrorRate = "metric.request_error_rate" { zh: "请求失败率（{category}）", en: "request error rate ({category})" }
     MetricReleaseNotes = "metric.release_notes" { zh: "更新说明", en: "release notes" }
     MetricMinVersionNotice = "metric.min_version_notice" { zh: "最低版本限制提前通知天数", en: "days of notice before a minimum version is enforced" }
@@ -511,6 +513,8 @@ catalogue! {
     EvidenceNone = "evidence.none" { zh: "没有数据", en: "no data" }
     EvidenceOpenGroup = "evidence.open_group" { zh: "错误 {fingerprint} 自首次出现已 {days} 天仍未解决", en: "error {fingerprint} still open {days} days after it first appeared" }
     EvidenceNoOpenUrgent = "evidence.no_open_urgent" { zh: "没有未解决的紧急错误", en: "no urgent error is open" }
+    EvidenceSdkInit = "evidence.sdk_init" { zh: "{n} 次带分段的冷启动，三方 SDK 初始化共 {ms} 毫秒", en: "{n} cold starts with a breakdown, {ms} ms initialising third-party SDKs" }
+    EvidenceUntrusted = "evidence.untrusted" { zh: "{total} 个会话中 {untrusted} 个来自 Root/越狱设备或模拟器", en: "{untrusted} of {total} sessions on rooted or jailbroken devices or emulators" }
     EvidenceRequests = "evidence.requests" { zh: "{total} 个请求中 {failed} 个失败（传输错误、超时或 5xx）；失败率最高的站点：{site}", en: "{failed} of {total} requests failed (transport error, timeout or 5xx); worst site: {site}" }
 
     // ---- CLI ---------------------------------------------------------------
@@ -609,6 +613,21 @@ catalogue! {
     AlertRuleInvalid = "alert.rule_invalid" {
         zh: "告警规则 {rule} 无效：{reason}",
         en: "alert rule {rule} is invalid: {reason}" }
+    AlertWebhookBadUrl = "alert.webhook.bad_url" {
+        zh: "Webhook 地址必须是带主机名的 http(s) 地址",
+        en: "a webhook URL must be an http(s) URL with a host" }
+    AlertWebhookHostNotAllowed = "alert.webhook.host_not_allowed" {
+        zh: "Webhook 主机 {host} 不在允许列表中：请管理员将其加入配置 [alerts.webhooks] allow_hosts",
+        en: "webhook host {host} is not allowed: an admin must add it to [alerts.webhooks] allow_hosts" }
+    AlertWebhookInternal = "alert.webhook.internal" {
+        zh: "Webhook 主机 {host} 指向内部地址 {addr}（回环、内网、链路本地或云元数据地址），已拒绝；如确需使用，请管理员将其加入 [alerts.webhooks] allow_internal",
+        en: "webhook host {host} points at the internal address {addr} (loopback, private, link-local or cloud metadata) and was refused; if intended, an admin must add it to [alerts.webhooks] allow_internal" }
+    AlertWebhookUnresolved = "alert.webhook.unresolved" {
+        zh: "无法解析 Webhook 主机 {host}",
+        en: "webhook host {host} could not be resolved" }
+    AlertBadEmail = "alert.bad_email" {
+        zh: "收件人 {addr} 不是有效的邮件地址（应为 名称@域名，且不含换行）",
+        en: "recipient {addr} is not an e-mail address (name@domain, without line breaks)" }
     DigestSubject = "digest.subject" {
         zh: "[日报] vitals {date}：{fired} 条告警，{firing} 条仍未恢复",
         en: "[Daily digest] vitals {date}: {fired} alerts, {firing} still firing" }

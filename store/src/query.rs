@@ -65,6 +65,8 @@ pub enum Cond {
     Stage(String),
     /// Network request of one service category (`trade`, `quote`…).
     Category(String),
+    /// A cold start that reported its breakdown (spans, 5.7c).
+    ColdStartWithSpans,
 }
 
 /// An aggregate.
@@ -226,6 +228,10 @@ pub(crate) fn cond(d: Dialect, c: &Cond) -> String {
         }
         Cond::Stage(s) => format!("(stage = {})", lit(d, s)),
         Cond::Category(s) => format!("(category = {})", lit(d, s)),
+        Cond::ColdStartWithSpans => format!(
+            "(kind = 'cold_start' AND name = {})",
+            lit(d, crate::row::COLD_START_WITH_SPANS)
+        ),
     }
 }
 

@@ -77,7 +77,9 @@ pub fn fmt_value(cx: &Ctx, metric: vitals_analyzer::policy::Metric, v: Option<f6
         | M::HarmonyosCoverage
         | M::HotUpdateDelivery
         | M::HotUpdateSuccess
-        | M::RequestErrorRate => crate::fmt::pct(Some(v)),
+        | M::RequestErrorRate
+        | M::ThirdPartyInitShare
+        | M::UntrustedShare => crate::fmt::pct(Some(v)),
         M::PackageSize | M::HotUpdateSize => crate::fmt::bytes(v as u64),
         M::InstallTime | M::ColdStart | M::ServerLatency => crate::fmt::ms(Some(v)),
         M::Cpu => format!("{v:.1}%"),
