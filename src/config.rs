@@ -328,6 +328,10 @@ mod tests {
         assert_eq!(cfg.control_plane, ControlPlaneConfig::default());
         assert_eq!(cfg.symbolicator, SymbolicatorSection::default());
         assert_eq!(cfg.store, StoreSection::default());
+        assert_eq!(
+            cfg.alerts.webhooks,
+            vitals_alerts::outbound::WebhookSettings::default()
+        );
     }
 
     #[test]

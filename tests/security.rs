@@ -3,7 +3,7 @@
 //! timestamp window, replay, key rotation and revocation), request size
 //! limits and bombs, and — in `security/` — the dashboard's authorisation
 //! matrix, CSRF, sessions and login throttling, debug-file uploads, and
-//! secrets kept out of the logs.
+//! secrets kept out of the logs; alert rules' outbound targets (issue #22).
 //!
 //! Every refusal is checked twice: by its status and error code, and by
 //! what the server kept (metrics, the control-plane database, the disk).
@@ -15,6 +15,8 @@ mod harness;
 mod hostile;
 #[path = "security/logs.rs"]
 mod logs;
+#[path = "security/outbound.rs"]
+mod outbound;
 #[path = "security/uploads.rs"]
 mod uploads;
 #[path = "security/web.rs"]

@@ -33,14 +33,21 @@ pub fn configure(state: Arc<Alerts>, cfg: &mut web::ServiceConfig) {
 
 use vitals_control::api::lang;
 
-fn who(req: &HttpRequest, st: &Alerts, needed: Role) -> Result<String, ControlError> {
-    Ok(vitals_control::api::identify(req, &st.cp, needed)?.name)
+fn who(
+    req: &HttpRequest,
+    st: &Alerts,
+    needed: Role,
+) -> Result<vitals_store::ops::Identity, ControlError> {
+    vitals_control::api::identify(req, &st.cp, needed)
 }
 
 async fn rules(req: HttpRequest, st: St) -> Result<HttpResponse, Localized> {
     let l = lang(&req, st.lang);
-    who(&req, &st, Role::Viewer).map_err(|e| e.lang(l))?;
-    Ok(HttpResponse::Ok().json(st.rules()))
+    let me = who(&req, &st, Role::Viewer).map_err(|e| e.lang(l))?;
+    // Webhook URLs carry their credential: masked for all but admins.
+    let rules = serde_json::to_value(st.rules())
+        .map_err(|e| ControlError::Internal(e.to_string()).lang(l))?;
+    Ok(HttpResponse::Ok().json(vitals_control::redact::for_role(rules, me.role)))
 }
 
 async fn put_rule(
@@ -56,13 +63,25 @@ async fn put_rule(
         if rule.id != *id {
             return Err(ControlError::invalid("id", "must match the path"));
         }
-        rule.target().map_err(|e| match e {
+        let invalid = |e| match e {
             crate::AlertError::Rule { rule, reason } => ControlError::Invalid {
                 field: "rule".into(),
                 reason: Msg::AlertRuleInvalid.render(l, &[("rule", &rule), ("reason", &reason)]),
             },
+            crate::AlertError::Refused { rule, refusal } => ControlError::Invalid {
+                field: match refusal {
+                    crate::outbound::Refusal::BadEmail { .. } => "email",
+                    _ => "webhooks",
+                }
+                .into(),
+                reason: Msg::AlertRuleInvalid
+                    .render(l, &[("rule", &rule), ("reason", &refusal.render(l))]),
+            },
             other => ControlError::Internal(other.to_string()),
-        })?;
+        };
+        rule.target().map_err(invalid)?;
+        rule.check_outbound(&st.settings.webhooks)
+            .map_err(invalid)?;
         st.cp
             .app(&rule.app)?
             .ok_or_else(|| ControlError::NotFound(format!("app {}", rule.app)))?;
@@ -76,24 +95,30 @@ async fn put_rule(
             alert: None,
             client_visible: false,
         };
-        apply_rule_change(&st, &change, &me)
+        apply_rule_change(&st, &change, &me.name, me.role)
     };
     run().map_err(|e| e.lang(l))
 }
 
-/// Records a rule change (audited like every control-plane change).
+/// Records a rule change (audited like every control-plane change); the
+/// answer is the audit entry, URLs masked unless `role` is admin.
 fn apply_rule_change(
     st: &Alerts,
     change: &Change,
     actor: &str,
+    role: Role,
 ) -> Result<HttpResponse, ControlError> {
-    Ok(HttpResponse::Ok().json(st.cp.apply_change(
+    let entry = st.cp.apply_change(
         change,
         &Applied {
             actor,
             ..Default::default()
         },
-    )?))
+    )?;
+    Ok(HttpResponse::Ok().json(vitals_control::redact::for_role(
+        vitals_control::error::to_json(&entry)?,
+        role,
+    )))
 }
 
 async fn delete_rule(
@@ -120,7 +145,7 @@ async fn delete_rule(
             alert: None,
             client_visible: false,
         };
-        apply_rule_change(&st, &change, &me)
+        apply_rule_change(&st, &change, &me.name, me.role)
     };
     run().map_err(|e| e.lang(l))
 }

@@ -1,8 +1,10 @@
 //! Delivery: e-mail through SMTP (lettre; plain, STARTTLS or TLS, with
 //! authentication, several recipients) with a plain-text part, an HTML part
 //! and the chart as an inline PNG; JSON webhooks (generic, WeCom, DingTalk
-//! robots). Failed attempts are retried with exponential backoff; every
-//! attempt is recorded (`alert_deliveries`).
+//! robots) to allow-listed hosts only ([`crate::outbound`]). Failed
+//! attempts are retried with exponential backoff; every attempt is recorded
+//! (`alert_deliveries`) with its target's secrets masked and a bounded,
+//! scrubbed excerpt of the failure.
 
 use crate::notify::Rendered;
 use lettre::message::header::ContentType;
@@ -92,33 +94,99 @@ pub async fn send_email(smtp: &SmtpSettings, msg: Message) -> Result<(), String>
         .map_err(|e| e.to_string())
 }
 
-/// Posts a webhook body.
+/// Why a delivery attempt failed: the text recorded with it, and whether
+/// another attempt could help (a refused target cannot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub text: String,
+    pub retry: bool,
+}
+
+impl From<String> for Failure {
+    fn from(text: String) -> Self {
+        Failure { text, retry: true }
+    }
+}
+
+/// Longest excerpt of a failure kept in a delivery record, characters.
+pub const EXCERPT_CHARS: usize = 300;
+/// Most bytes of a webhook's answer read (its errcode, an excerpt).
+const ANSWER_BYTES: usize = 64 << 10;
+
+/// What a delivery record keeps of a failure text: secrets in URLs and
+/// `key=` values masked, control characters as spaces, runs of white space
+/// as one, at most [`EXCERPT_CHARS`] characters.
+pub fn excerpt(text: &str) -> String {
+    let masked = vitals_control::redact::mask_text(text);
+    let flat: String = masked
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    match flat.char_indices().nth(EXCERPT_CHARS) {
+        Some((i, _)) => format!("{}…", &flat[..i]),
+        None => flat,
+    }
+}
+
+/// Posts a webhook body to `url`, if [`outbound`](crate::outbound) allows
+/// it: to the very addresses checked, without redirects or proxies,
+/// reading at most 64 KiB of the answer. Refusals are rendered in `lang`.
 pub async fn send_webhook(
     url: &str,
+    allow: &crate::outbound::WebhookSettings,
     body: &serde_json::Value,
     timeout: Duration,
-) -> Result<(), String> {
-    let client = reqwest::Client::builder()
+    lang: vitals_i18n::Lang,
+) -> Result<(), Failure> {
+    use crate::outbound::{check_url, resolve};
+    let refused = |r: crate::outbound::Refusal| {
+        tracing::warn!(url = %vitals_control::redact::mask_url(url), reason = %r, "webhook target refused");
+        Failure {
+            text: r.render(lang),
+            retry: false,
+        }
+    };
+    let target = check_url(url, allow).map_err(refused)?;
+    let addrs = resolve(&target, timeout).await.map_err(refused)?;
+    let mut builder = reqwest::Client::builder()
         .timeout(timeout)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let r = client
-        .post(url)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy();
+    if target.host.parse::<std::net::IpAddr>().is_err() {
+        builder = builder.resolve_to_addrs(&target.host, &addrs);
+    }
+    let client = builder.build().map_err(|e| e.without_url().to_string())?;
+    let mut r = client
+        .post(target.url)
         .json(body)
         .send()
         .await
-        .map_err(|e| e.to_string())?;
-    if !r.status().is_success() {
-        return Err(format!("HTTP {}", r.status().as_u16()));
+        .map_err(|e| e.without_url().to_string())?;
+    let status = r.status();
+    let mut answer = Vec::new();
+    while answer.len() < ANSWER_BYTES {
+        match r.chunk().await {
+            Ok(Some(c)) => answer.extend_from_slice(&c),
+            _ => break,
+        }
+    }
+    answer.truncate(ANSWER_BYTES);
+    let text = String::from_utf8_lossy(&answer);
+    if !status.is_success() {
+        // Redirects are not followed: a 3xx is a failure like a 5xx.
+        return Err(format!("HTTP {}: {}", status.as_u16(), excerpt(&text)).into());
     }
     // WeCom and DingTalk answer 200 with {"errcode": n}; non-zero is a failure.
-    let v: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
     match v.get("errcode").and_then(|c| c.as_i64()) {
         Some(0) | None => Ok(()),
         Some(c) => Err(format!(
-            "errcode {c}: {}",
-            v.get("errmsg").and_then(|m| m.as_str()).unwrap_or("")
-        )),
+            "HTTP {}: errcode {c}: {}",
+            status.as_u16(),
+            excerpt(v.get("errmsg").and_then(|m| m.as_str()).unwrap_or(""))
+        )
+        .into()),
     }
 }
 
@@ -133,6 +201,22 @@ pub fn backoff(base_ms: u64, n: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpts_are_bounded_and_scrubbed() {
+        let long = format!(
+            "upstream said\r\n\tno: see https://qyapi.weixin.qq.com/x?key=SECRET {}",
+            "y".repeat(5000)
+        );
+        let e = excerpt(&long);
+        assert!(e.chars().count() <= EXCERPT_CHARS + 1, "{}", e.len());
+        assert!(
+            !e.contains("SECRET") && !e.contains('\n') && !e.contains('\t'),
+            "{e}"
+        );
+        assert!(e.starts_with("upstream said no: see https://qyapi.weixin.qq.com/x?key=***"));
+        assert!(e.ends_with('…'));
+    }
 
     #[test]
     fn backoff_doubles() {

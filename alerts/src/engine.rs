@@ -436,15 +436,18 @@ impl Alerts {
             let smtp = self.settings.smtp.clone();
             self.with_retries(history_id, "email", &target, || async {
                 let msg = delivery::message(&smtp, &n.rule.email, &rendered)?;
-                delivery::send_email(&smtp, msg).await
+                Ok(delivery::send_email(&smtp, msg).await?)
             })
             .await;
         }
         for w in &n.rule.webhooks {
             let body = n.webhook_body(&w.kind, lang, self.tz);
             let timeout = std::time::Duration::from_secs(self.settings.webhook_timeout_secs.max(1));
-            self.with_retries(history_id, &w.kind, &w.url, || {
-                delivery::send_webhook(&w.url, &body, timeout)
+            // The record and the log show the URL with its key masked.
+            let target = vitals_control::redact::mask_url(&w.url);
+            let allow = &self.settings.webhooks;
+            self.with_retries(history_id, &w.kind, &target, || {
+                delivery::send_webhook(&w.url, allow, &body, timeout, lang)
             })
             .await;
         }
@@ -461,7 +464,7 @@ impl Alerts {
     ) -> bool
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<(), String>>,
+        Fut: std::future::Future<Output = Result<(), delivery::Failure>>,
     {
         let attempts = self.settings.attempts.max(1);
         for n in 1..=attempts {
@@ -473,7 +476,7 @@ impl Alerts {
                 target: target.into(),
                 attempt: n,
                 ok: r.is_ok(),
-                error: r.as_ref().err().cloned(),
+                error: r.as_ref().err().map(|f| delivery::excerpt(&f.text)),
                 at: vitals_control::now(),
             };
             if let Err(e) = self.cp.record_delivery(&d) {
@@ -486,7 +489,11 @@ impl Alerts {
                 }
                 Err(e) => {
                     self.metrics.failed.with_label_values(&[channel]).inc();
-                    tracing::warn!(channel, target, attempt = n, error = %e, "alert delivery failed");
+                    let error = delivery::excerpt(&e.text);
+                    tracing::warn!(channel, target, attempt = n, error = %error, "alert delivery failed");
+                    if !e.retry {
+                        break;
+                    }
                 }
             }
         }
@@ -635,7 +642,7 @@ impl Alerts {
             })
             .unwrap_or(0);
         self.with_retries(id, "email", &to.join(","), || async {
-            delivery::send_email(&smtp, delivery::message(&smtp, to, &r)?).await
+            Ok(delivery::send_email(&smtp, delivery::message(&smtp, to, &r)?).await?)
         })
         .await;
     }

@@ -17,6 +17,7 @@ pub mod chart;
 pub mod delivery;
 pub mod engine;
 pub mod notify;
+pub mod outbound;
 pub mod rule;
 pub mod schedule;
 
@@ -34,6 +35,13 @@ use vitals_store::{ControlPlane, Store};
 pub enum AlertError {
     #[error("alert rule {rule} is invalid: {reason}")]
     Rule { rule: String, reason: String },
+    /// A webhook or e-mail target outside what `[alerts.webhooks]` allows,
+    /// or not an address.
+    #[error("alert rule {rule}: {refusal}")]
+    Refused {
+        rule: String,
+        refusal: outbound::Refusal,
+    },
     #[error("storage: {0}")]
     Store(#[from] vitals_store::StoreError),
     #[error("cannot read {path}: {source}")]
@@ -67,6 +75,8 @@ pub struct AlertSettings {
     pub attempts: u32,
     pub backoff_ms: u64,
     pub webhook_timeout_secs: u64,
+    /// Which hosts webhooks may reach (`[alerts.webhooks]`).
+    pub webhooks: outbound::WebhookSettings,
     /// Longest sleep of the scheduler between checks.
     pub tick_secs: u64,
 }
@@ -87,6 +97,7 @@ impl Default for AlertSettings {
             attempts: 4,
             backoff_ms: 2000,
             webhook_timeout_secs: 10,
+            webhooks: outbound::WebhookSettings::default(),
             tick_secs: 15,
         }
     }
@@ -173,6 +184,17 @@ impl Alerts {
             }
             None => Vec::new(),
         };
+        for r in &file_rules {
+            r.check_outbound(&settings.webhooks)?;
+        }
+        for (what, s) in [("digest", &settings.digest), ("weekly", &settings.weekly)] {
+            for to in &s.recipients {
+                outbound::check_email(to).map_err(|refusal| AlertError::Refused {
+                    rule: format!("[alerts.{what}]"),
+                    refusal,
+                })?;
+            }
+        }
         Ok(Alerts {
             cp: control.cp.clone(),
             store,

@@ -145,11 +145,39 @@ impl AlertRule {
         // One-rule policy: the analyzer's own validation.
         let text = toml::to_string(&Policy {
             rules: vec![rule.clone()],
-            overrides: vec![],
+            ..Default::default()
         })
         .map_err(|e| bad(e.to_string()))?;
         Policy::parse(&text).map_err(|e| bad(e.render(vitals_i18n::Lang::En)))?;
         Ok(Target::Analyzer(rule))
+    }
+}
+
+impl AlertRule {
+    /// Checks the rule's recipients: every webhook against the allow-list
+    /// (statically: scheme, host, IP literals; names are resolved and
+    /// checked again at each delivery) and every e-mail address's shape.
+    pub fn check_outbound(
+        &self,
+        allow: &crate::outbound::WebhookSettings,
+    ) -> Result<(), AlertError> {
+        let refused = |refusal| AlertError::Refused {
+            rule: self.id.clone(),
+            refusal,
+        };
+        for e in &self.email {
+            crate::outbound::check_email(e).map_err(refused)?;
+        }
+        for w in &self.webhooks {
+            if !matches!(w.kind.as_str(), "json" | "wecom" | "dingtalk") {
+                return Err(AlertError::Rule {
+                    rule: self.id.clone(),
+                    reason: format!("webhook kind {} (json, wecom or dingtalk)", w.kind),
+                });
+            }
+            crate::outbound::check_url(&w.url, allow).map_err(refused)?;
+        }
+        Ok(())
     }
 }
 

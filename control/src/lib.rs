@@ -27,6 +27,7 @@ pub mod client_config;
 pub mod error;
 pub mod leader;
 pub mod model;
+pub mod redact;
 pub mod signing;
 pub mod sites;
 

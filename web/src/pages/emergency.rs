@@ -63,10 +63,18 @@ pub fn action_form(
     }
 }
 
-fn json_brief(v: &Option<Value>) -> String {
+/// A JSON value in brief, numbers masked; URLs with their secrets masked
+/// (webhook keys in alert-rule changes) unless the user is an admin.
+fn json_brief(cx: &Ctx, v: &Option<Value>) -> String {
     match v {
         None => "∅".into(),
-        Some(v) => fmt::trunc(&fmt::mask_json(v).to_string(), 160),
+        Some(v) => {
+            let mut v = fmt::mask_json(v);
+            if !cx.can(Role::Admin) {
+                vitals_control::redact::redact_json(&mut v);
+            }
+            fmt::trunc(&v.to_string(), 160)
+        }
     }
 }
 
@@ -136,7 +144,7 @@ pub async fn page(
                             tr data-pending=(p.id) {
                                 td { code { (p.id) } } td { (p.change.action) } td { (p.change.kind) " " (p.change.object_id) }
                                 td { (p.requested_by) } td { (cx.ts(p.requested_at)) } td { (fmt::mask(&p.change.reason)) }
-                                td { code { (json_brief(&p.change.after)) } }
+                                td { code { (json_brief(&cx, &p.change.after)) } }
                                 td {
                                     @if act {
                                         @if p.requested_by == cx.user_name() {
@@ -250,7 +258,7 @@ pub async fn page(
                     tbody { @for e in &audit { tr {
                         td { (e.id) } td { (cx.ts(e.at)) } td { (e.actor) } td { (e.approved_by.clone().unwrap_or_else(|| "—".into())) }
                         td { (e.action) } td { (e.kind) " " (e.object_id) } td { (fmt::mask(&e.reason)) }
-                        td { code { (json_brief(&e.before)) } } td { code { (json_brief(&e.after)) } }
+                        td { code { (json_brief(&cx, &e.before)) } } td { code { (json_brief(&cx, &e.after)) } }
                     } } }
                 }
             }
