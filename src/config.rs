@@ -37,6 +37,9 @@ pub struct Config {
     pub control: vitals_control::ControlSettings,
     /// Alert rules, SMTP, digests.
     pub alerts: vitals_alerts::AlertSettings,
+    /// Dashboard sign-in: password-check concurrency, throttles, trusted
+    /// proxies.
+    pub web: vitals_web::LoginSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,6 +145,7 @@ impl Default for Config {
             symbolicator: SymbolicatorSection::default(),
             control: Default::default(),
             alerts: Default::default(),
+            web: Default::default(),
         }
     }
 }
@@ -249,6 +253,21 @@ impl Config {
                 )));
             }
         }
+        if self.web.hash_concurrency == 0 {
+            return Err(ConfigError::Invalid(
+                "web.hash_concurrency must be at least 1".into(),
+            ));
+        }
+        if let Some(bad) = self
+            .web
+            .trusted_proxies
+            .iter()
+            .find(|p| vitals_web::login_guard::Net::parse(p).is_none())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "web.trusted_proxies: '{bad}' is not an address or network (10.0.0.0/8)"
+            )));
+        }
         if self.control_plane.lease_secs < 3 {
             return Err(ConfigError::Invalid(
                 "control_plane.lease_secs must be at least 3 (renewed every lease_secs / 3)".into(),
@@ -332,6 +351,7 @@ mod tests {
             cfg.alerts.webhooks,
             vitals_alerts::outbound::WebhookSettings::default()
         );
+        assert_eq!(cfg.web, vitals_web::LoginSettings::default());
     }
 
     #[test]

@@ -635,6 +635,17 @@ fn users_cmd(cfg: Config, cmd: UsersCmd) -> Result<()> {
                         .render(lang, &[("min", &vitals_store::users::MIN_PASSWORD_CHARS)])
                 );
             }
+            // The store refuses these too; here they are told in the
+            // user's language.
+            use vitals_store::users::{MIN_PASSWORD_CHARS, PasswordProblem, password_problem};
+            match password_problem(&name, password) {
+                None => {}
+                Some(PasswordProblem::TooShort) => {
+                    bail!(Msg::CliUserPasswordShort.render(lang, &[("min", &MIN_PASSWORD_CHARS)]))
+                }
+                Some(PasswordProblem::HasName) => bail!(Msg::CliUserPasswordHasName.text(lang)),
+                Some(PasswordProblem::Common) => bail!(Msg::CliUserPasswordCommon.text(lang)),
+            }
             cp.create_user(&name, r, password)?;
             println!(
                 "{}",

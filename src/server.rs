@@ -219,7 +219,8 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
                 .is_ok_and(|v| v == "1" || v == "true"),
             ..Default::default()
         },
-    );
+    )
+    .with_login(cfg.web.clone());
     let alerts = Arc::new(vitals_alerts::Alerts::new(
         control.clone(),
         store,

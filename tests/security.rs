@@ -3,7 +3,8 @@
 //! timestamp window, replay, key rotation and revocation), request size
 //! limits and bombs, and — in `security/` — the dashboard's authorisation
 //! matrix, CSRF, sessions and login throttling, debug-file uploads, and
-//! secrets kept out of the logs; alert rules' outbound targets (issue #22).
+//! secrets kept out of the logs; alert rules' outbound targets and sign-in
+//! under attack (issue #22).
 //!
 //! Every refusal is checked twice: by its status and error code, and by
 //! what the server kept (metrics, the control-plane database, the disk).
@@ -13,6 +14,8 @@ mod common;
 mod harness;
 #[path = "security/hostile.rs"]
 mod hostile;
+#[path = "security/login.rs"]
+mod login;
 #[path = "security/logs.rs"]
 mod logs;
 #[path = "security/outbound.rs"]

@@ -235,6 +235,7 @@ catalogue! {
     WebLoginFailed = "web.login_failed" { zh: "用户名或密码错误，或账号已停用", en: "wrong user name or password, or the account is disabled" }
     WebLoginRequired = "web.login_required" { zh: "请先登录", en: "please sign in" }
     WebLoginThrottled = "web.login_throttled" { zh: "登录失败次数过多，请在 {retry} 秒后重试", en: "too many failed sign-ins; try again in {retry} s" }
+    WebLoginBusy = "web.login_busy" { zh: "登录请求过多，请在 {retry} 秒后重试", en: "too many sign-ins at once; try again in {retry} s" }
     WebLoginTitle = "web.login_title" { zh: "登录 vitals 运维看板", en: "Sign in to the vitals dashboard" }
     WebLogout = "web.logout" { zh: "退出登录", en: "Sign out" }
     WebMainNav = "web.main_nav" { zh: "主导航", en: "Main navigation" }
@@ -362,6 +363,9 @@ catalogue! {
     WebWorse = "web.worse" { zh: "变差", en: "worse" }
     CliUserCreated = "cli.user_created" { zh: "已创建看板用户 {name}（角色 {role}）", en: "created dashboard user {name} (role {role})" }
     CliUserPasswordPrompt = "cli.user_password_prompt" { zh: "请从标准输入提供密码（至少 {min} 个字符）", en: "give the password on standard input (at least {min} characters)" }
+    CliUserPasswordShort = "cli.user_password_short" { zh: "密码太短：至少需要 {min} 个字符", en: "the password is too short: it needs at least {min} characters" }
+    CliUserPasswordHasName = "cli.user_password_has_name" { zh: "密码不能包含用户名", en: "the password must not contain the user name" }
+    CliUserPasswordCommon = "cli.user_password_common" { zh: "该密码属于最常见的密码之一，请换一个", en: "this password is one of the most common ones; choose another" }
     CliDemoUsers = "cli.demo_users" { zh: "运维看板：{url}/ui/ ，演示账号（用户名 / 密码 / 角色）：", en: "Dashboard: {url}/ui/ — demo accounts (name / password / role):" }
 
     // ---- Sentry protocol -----------------------------------------------------

@@ -109,20 +109,54 @@ pub fn check_name(name: &str) -> Result<()> {
     }
 }
 
-fn check_password(password: &str) -> Result<()> {
+/// Why a password is refused (issue #22).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordProblem {
+    /// Shorter than [`MIN_PASSWORD_CHARS`].
+    TooShort,
+    /// Contains the user name (names of 3 characters or more; any case).
+    HasName,
+    /// On the bundled list of common passwords (`common-passwords.txt`).
+    Common,
+}
+
+/// The bundled common passwords (lower case; `#` lines are comments).
+const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
+
+/// What is wrong with `password` for user `name`, if anything.
+pub fn password_problem(name: &str, password: &str) -> Option<PasswordProblem> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(StoreError::Invalid(format!(
-            "password must have at least {MIN_PASSWORD_CHARS} characters"
-        )));
+        return Some(PasswordProblem::TooShort);
     }
-    Ok(())
+    let (pw, name) = (password.to_lowercase(), name.to_lowercase());
+    if name.chars().count() >= 3 && pw.contains(&name) {
+        return Some(PasswordProblem::HasName);
+    }
+    let common = COMMON_PASSWORDS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|l| l == pw);
+    common.then_some(PasswordProblem::Common)
+}
+
+fn check_password(name: &str, password: &str) -> Result<()> {
+    let why = match password_problem(name, password) {
+        None => return Ok(()),
+        Some(PasswordProblem::TooShort) => {
+            format!("password must have at least {MIN_PASSWORD_CHARS} characters")
+        }
+        Some(PasswordProblem::HasName) => "password must not contain the user name".into(),
+        Some(PasswordProblem::Common) => "password is on the list of common passwords".into(),
+    };
+    Err(StoreError::Invalid(why))
 }
 
 impl ControlPlane {
     /// Creates a user; refuses a taken name.
     pub fn create_user(&self, name: &str, role: Role, password: &str) -> Result<User> {
         check_name(name)?;
-        check_password(password)?;
+        check_password(name, password)?;
         let hash = hash_password(password)?;
         let at = now();
         let n = self.db.execute(
@@ -163,7 +197,7 @@ impl ControlPlane {
 
     /// Replaces a user's password and ends their sessions.
     pub fn set_password(&self, name: &str, password: &str) -> Result<()> {
-        check_password(password)?;
+        check_password(name, password)?;
         let hash = hash_password(password)?;
         let n = self.db.execute(
             "UPDATE users SET password_hash = ? WHERE name = ?",
@@ -311,6 +345,30 @@ fn dummy_hash() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_policy_refuses_short_name_and_common_passwords() {
+        use PasswordProblem::*;
+        assert_eq!(password_problem("ops-a", "short"), Some(TooShort));
+        assert_eq!(password_problem("zhangwei", "ZhangWei2024!"), Some(HasName));
+        assert_eq!(password_problem("admin", "admin-password"), Some(HasName));
+        assert_eq!(password_problem("ops-a", "QwertyUIOP"), Some(Common));
+        assert_eq!(password_problem("ops-a", "woaini1314"), Some(Common));
+        assert_eq!(password_problem("ops-a", "correct horse battery"), None);
+        assert_eq!(
+            password_problem("a", "a long passphrase"),
+            None,
+            "short names"
+        );
+        let (_d, cp) = cp();
+        assert!(matches!(
+            cp.create_user("admin", Role::Admin, "1q2w3e4r5t"),
+            Err(StoreError::Invalid(_))
+        ));
+        cp.create_user("admin", Role::Admin, "correct horse battery")
+            .unwrap();
+        assert!(cp.set_password("admin", "Admin123456").is_err());
+    }
 
     fn cp() -> (tempfile::TempDir, ControlPlane) {
         let dir = tempfile::tempdir().expect("tempdir");

@@ -24,11 +24,20 @@ impl Server {
     /// Starts the server on a free loopback port with `VITALS_LOG=level`,
     /// stdout and stderr into `<dir>/server.log`.
     pub fn start(dir: &Path, level: &str) -> Server {
+        Self::start_with(dir, level, None)
+    }
+
+    /// [`Server::start`] with a config file (`--config`).
+    pub fn start_with(dir: &Path, level: &str, config: Option<&Path>) -> Server {
         let log = dir.join("server.log");
         let f = std::fs::File::create(&log).expect("create log file");
-        let child = Command::new(bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir);
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let child = cmd
             .env("VITALS_LOG", level)
             .env_remove("VITALS_LANG")
             .env_remove("VITALS_CONFIG")

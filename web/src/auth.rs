@@ -7,26 +7,24 @@
 //!   constant time; `Origin` (when sent) must be this host, and
 //!   `Sec-Fetch-Site` (when sent) same-origin. The login form uses a
 //!   double-submit cookie, as there is no session yet.
-//! * Throttling: per (user name, client IP), after 3 failures each further
-//!   attempt waits 2, 4, 8 … s (at most 5 min).
+//! * Sign-in attempts pass [`crate::login_guard`] first: throttles per
+//!   (name, client IP), client IP and name with progressive delays, a
+//!   bounded number of password checks at a time, trusted-device cookies,
+//!   the client IP from trusted proxies only.
 
 use crate::ctx::{Ctx, LANG_COOKIE, PREFS_COOKIE, Prefs, cookie, safe_back, see_other};
 use crate::error::{Localized, WebError};
+use crate::login_guard::Attempt;
 use crate::{St, layout};
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 use rand::RngCore;
 use serde::Deserialize;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 use vitals_i18n::{Lang, Msg};
 use vitals_store::control::Role;
 use vitals_store::users::WebSession;
 
 const LOGIN_CSRF_COOKIE: &str = "vitals_login";
-const FREE_ATTEMPTS: u32 = 3;
-const MAX_DELAY_SECS: u64 = 300;
 
 /// The session cookie's name: `__Host-` only with `Secure`.
 pub fn session_cookie_name(secure: bool) -> &'static str {
@@ -34,6 +32,15 @@ pub fn session_cookie_name(secure: bool) -> &'static str {
         "__Host-vitals_session"
     } else {
         "vitals_session"
+    }
+}
+
+/// The trusted-device cookie's name: `__Host-` only with `Secure`.
+fn device_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-vitals_device"
+    } else {
+        "vitals_device"
     }
 }
 
@@ -114,81 +121,6 @@ pub fn check_csrf(req: &HttpRequest, s: &WebSession, token: &str) -> Result<(), 
         return Err(WebError::Csrf);
     }
     Ok(())
-}
-
-/// Failed sign-ins per (name, IP).
-#[derive(Default)]
-pub struct Throttle {
-    state: Mutex<HashMap<(String, String), (u32, Instant)>>,
-}
-
-/// Whole seconds left until `until`, rounded up (so a client that waits
-/// `Retry-After` seconds is not refused again), at least 1.
-fn secs_until(until: Instant, now: Instant) -> u64 {
-    let left = until - now;
-    (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1)
-}
-
-/// The delay after `count` counted attempts, if any.
-fn delay_after(count: u32) -> Option<Duration> {
-    (count >= FREE_ATTEMPTS).then(|| {
-        let exp = (count - FREE_ATTEMPTS + 1).min(16);
-        Duration::from_secs((1u64 << exp).min(MAX_DELAY_SECS))
-    })
-}
-
-impl Throttle {
-    /// Seconds to wait before another attempt, if any.
-    #[cfg(test)]
-    fn wait(&self, key: &(String, String)) -> Option<u64> {
-        let map = self.state.lock().ok()?;
-        let (_, until) = map.get(key)?;
-        let now = Instant::now();
-        (*until > now).then(|| secs_until(*until, now))
-    }
-
-    /// Starts an attempt: `Err(seconds to wait)` while throttled, else the
-    /// attempt is counted at once (before the password is checked), so
-    /// concurrent attempts cannot all slip in before the first failure is
-    /// recorded. A success clears the count ([`Throttle::succeeded`]).
-    fn begin(&self, key: &(String, String)) -> Result<(), u64> {
-        // A poisoned lock fails closed.
-        let Ok(mut map) = self.state.lock() else {
-            return Err(1);
-        };
-        let now = Instant::now();
-        if map.len() > 10_000 {
-            map.retain(|_, (_, until)| *until > now);
-        }
-        let e = map.entry(key.clone()).or_insert((0, now));
-        if e.1 > now {
-            return Err(secs_until(e.1, now));
-        }
-        e.0 += 1;
-        if let Some(d) = delay_after(e.0) {
-            e.1 = now + d;
-        }
-        Ok(())
-    }
-
-    /// Records that the attempt begun for `key` failed: the delay runs from
-    /// now.
-    fn failed(&self, key: &(String, String)) {
-        let Ok(mut map) = self.state.lock() else {
-            return;
-        };
-        let now = Instant::now();
-        let e = map.entry(key.clone()).or_insert((1, now));
-        if let Some(d) = delay_after(e.0) {
-            e.1 = now + d;
-        }
-    }
-
-    fn succeeded(&self, key: &(String, String)) {
-        if let Ok(mut map) = self.state.lock() {
-            map.remove(key);
-        }
-    }
 }
 
 #[derive(Deserialize)]
@@ -274,10 +206,13 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+/// The client's address: the peer, or what a trusted proxy says it is.
+fn client_ip(req: &HttpRequest, st: &St) -> String {
+    let header = req
+        .headers()
+        .get(st.guard.settings.client_ip_header.as_str())
+        .and_then(|v| v.to_str().ok());
+    st.guard.client_ip(req.peer_addr().map(|a| a.ip()), header)
 }
 
 /// `POST /ui/login`
@@ -298,19 +233,41 @@ pub async fn login(
     if check_origin(&req).is_err() || f.csrf.is_empty() || !ct_eq(&f.csrf, &expected) {
         return Err(fail(WebError::Csrf));
     }
-    let key = (f.name.clone(), client_ip(&req));
-    if let Err(retry_secs) = st.throttle.begin(&key) {
+    let ip = client_ip(&req, &st);
+    let secure = st.settings.secure_cookies;
+    let now = vitals_control::now();
+    let device = cookie(&req, device_cookie_name(secure));
+    let trusted = st.guard.trusts(device.as_deref(), &f.name, now);
+    let attempt = Attempt::new(&f.name, &ip, trusted);
+    if let Err(retry_secs) = st.guard.throttles.begin(&attempt) {
+        tracing::info!(user = %f.name, ip = %ip, retry_secs, "dashboard sign-in throttled");
         return Err(fail(WebError::Throttled { retry_secs }));
     }
+    // At most a few password checks at a time (each holds 19 MiB); a
+    // trusted device has a lane of its own.
+    let gate = if trusted {
+        &st.guard.trusted
+    } else {
+        &st.guard.general
+    };
+    let Ok(permit) = gate.enter().await else {
+        st.guard.throttles.not_checked(&attempt);
+        tracing::warn!(user = %f.name, ip = %ip, "dashboard sign-in refused: every password check is busy");
+        return Err(fail(WebError::Busy { retry_secs: 1 }));
+    };
     let cp = st.analyzer.cp.clone();
     let (name, password) = (f.name.clone(), f.password);
-    let user = web::block(move || cp.verify_user(&name, &password))
-        .await
-        .map_err(|e| fail(WebError::Internal(e.to_string())))?
-        .map_err(|e| fail(e.into()))?;
+    // The slot is held until the check ends, even if the client goes away.
+    let user = web::block(move || {
+        let _slot = permit;
+        cp.verify_user(&name, &password)
+    })
+    .await
+    .map_err(|e| fail(WebError::Internal(e.to_string())))?
+    .map_err(|e| fail(e.into()))?;
     let Some(user) = user else {
-        st.throttle.failed(&key);
-        tracing::info!(user = %f.name, ip = %client_ip(&req), "dashboard sign-in failed");
+        st.guard.throttles.failed(&attempt);
+        tracing::info!(user = %f.name, ip = %ip, trusted_device = trusted, "dashboard sign-in failed");
         return Ok(login_response(
             &st,
             &cx,
@@ -320,14 +277,14 @@ pub async fn login(
             actix_web::http::StatusCode::UNAUTHORIZED,
         ));
     };
-    st.throttle.succeeded(&key);
+    st.guard.throttles.succeeded(&attempt);
     let (id, _) = st
         .analyzer
         .cp
         .create_web_session(&user, st.settings.session)
         .map_err(|e| fail(e.into()))?;
-    tracing::info!(user = %user.name, role = user.role.as_str(), "dashboard sign-in");
-    let secure = st.settings.secure_cookies;
+    tracing::info!(user = %user.name, role = user.role.as_str(), ip = %ip, "dashboard sign-in");
+    let device_days = i64::from(st.guard.settings.device_days);
     Ok(HttpResponse::SeeOther()
         .insert_header(("location", next))
         .insert_header(("cache-control", "no-store"))
@@ -344,6 +301,16 @@ pub async fn login(
         .append_header((
             "set-cookie",
             set_cookie(LOGIN_CSRF_COOKIE, "", 0, true, secure),
+        ))
+        .append_header((
+            "set-cookie",
+            set_cookie(
+                device_cookie_name(secure),
+                &st.guard.device_cookie(&user.name, now),
+                device_days * 86_400,
+                true,
+                secure,
+            ),
         ))
         .finish())
 }
@@ -427,38 +394,6 @@ pub async fn prefs(req: HttpRequest, q: web::Query<PrefsQuery>, st: St) -> HttpR
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn throttle_delays_grow_after_free_attempts() {
-        let t = Throttle::default();
-        let k = ("ops-a".to_string(), "127.0.0.1".to_string());
-        let fail = |t: &Throttle| {
-            t.begin(&k).expect("not throttled");
-            t.failed(&k);
-        };
-        fail(&t);
-        fail(&t);
-        assert_eq!(t.wait(&k), None);
-        fail(&t);
-        let w1 = t.wait(&k).unwrap();
-        assert!(t.begin(&k).is_err(), "throttled after the free attempts");
-        t.state.lock().unwrap().get_mut(&k).unwrap().1 = Instant::now();
-        fail(&t);
-        let w2 = t.wait(&k).unwrap();
-        assert!(w2 > w1, "{w1} {w2}");
-        t.succeeded(&k);
-        assert_eq!(t.wait(&k), None);
-    }
-
-    #[test]
-    fn concurrent_attempts_are_counted_before_the_check() {
-        let t = Throttle::default();
-        let k = ("ops-a".to_string(), "127.0.0.1".to_string());
-        // Many attempts begun before any of them failed: only the free
-        // ones get through.
-        let passed = (0..20).filter(|_| t.begin(&k).is_ok()).count();
-        assert_eq!(passed, FREE_ATTEMPTS as usize);
-    }
 
     #[test]
     fn constant_time_eq_and_back_links() {

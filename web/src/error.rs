@@ -21,6 +21,9 @@ pub enum WebError {
     Csrf,
     #[error("too many failed sign-ins; retry in {retry_secs} s")]
     Throttled { retry_secs: u64 },
+    /// Every password check is taken (a burst of sign-ins).
+    #[error("sign-in busy; retry in {retry_secs} s")]
+    Busy { retry_secs: u64 },
     #[error("{0} not found")]
     NotFound(String),
     #[error("invalid request: {0}")]
@@ -55,6 +58,10 @@ impl WebError {
             WebError::Throttled { retry_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 Msg::WebLoginThrottled.render(lang, &[("retry", retry_secs)]),
+            ),
+            WebError::Busy { retry_secs } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Msg::WebLoginBusy.render(lang, &[("retry", retry_secs)]),
             ),
             WebError::NotFound(what) => (
                 StatusCode::NOT_FOUND,
@@ -151,7 +158,7 @@ impl ResponseError for Localized {
         };
         let mut resp = crate::layout::bare(l, &self.prefs, &Msg::WebErrorTitle.text(l), body);
         *resp.status_mut() = status;
-        if let WebError::Throttled { retry_secs } = &self.error
+        if let WebError::Throttled { retry_secs } | WebError::Busy { retry_secs } = &self.error
             && let Ok(v) = actix_web::http::header::HeaderValue::from_str(&retry_secs.to_string())
         {
             resp.headers_mut()

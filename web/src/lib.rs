@@ -6,7 +6,8 @@
 //! * Charts as SVG drawn by `plotters` on the server, each beside a table
 //!   with the same numbers ([`charts`]).
 //! * Local users (Argon2id, `vitals_store::users`), server-side sessions,
-//!   CSRF tokens on every form, login throttling ([`auth`]).
+//!   CSRF tokens on every form ([`auth`]); sign-in throttles, bounded
+//!   password hashing, trusted devices and proxies ([`login_guard`]).
 //! * Actions go through the control plane's service (`vitals-control`):
 //!   the dashboard user's name is the actor, so two-person approval works
 //!   across the dashboard and the API.
@@ -23,9 +24,11 @@ mod data;
 mod error;
 pub mod fmt;
 mod layout;
+pub mod login_guard;
 mod pages;
 
 pub use error::WebError;
+pub use login_guard::LoginSettings;
 
 use actix_web::web;
 use std::sync::Arc;
@@ -57,7 +60,7 @@ pub struct WebState {
     /// Where alert rules come from; without it, the API-defined rules
     /// stored in the control plane are listed.
     pub alert_rules: Option<RulesSource>,
-    throttle: auth::Throttle,
+    guard: login_guard::Guard,
 }
 
 impl WebState {
@@ -78,8 +81,15 @@ impl WebState {
             tz,
             settings,
             alert_rules: None,
-            throttle: auth::Throttle::default(),
+            guard: login_guard::Guard::new(LoginSettings::default()),
         }
+    }
+
+    /// Sign-in settings (`[web]`): hashing concurrency, throttles, trusted
+    /// proxies.
+    pub fn with_login(mut self, login: LoginSettings) -> WebState {
+        self.guard = login_guard::Guard::new(login);
+        self
     }
 }
 
