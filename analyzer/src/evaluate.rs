@@ -28,6 +28,27 @@ impl Verdict {
     }
 }
 
+impl Reason {
+    /// The reason in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        match self {
+            Reason::NoData => Msg::ReasonNoData.text(lang),
+            Reason::Within => Msg::ReasonWithin.text(lang),
+            Reason::Over => Msg::ReasonOver.text(lang),
+            Reason::TooFew { have, need } => {
+                Msg::ReasonTooFew.render(lang, &[("have", have), ("need", need)])
+            }
+            Reason::ProvenOver { have, need } => {
+                Msg::ReasonProvenOver.render(lang, &[("have", have), ("need", need)])
+            }
+            Reason::Unproven { more: Some(more) } => {
+                Msg::ReasonUnprovenMore.render(lang, &[("more", more)])
+            }
+            Reason::Unproven { more: None } => Msg::ReasonUnproven.text(lang),
+        }
+    }
+}
+
 /// Why a value is what it is, in data (rendered per language).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -126,8 +126,16 @@ fn row(r: &RuleResult, lang: Lang) -> Vec<String> {
                 String::new()
             }
         ),
-        r.evidence.render(lang),
+        evidence_text(r, lang),
     ]
+}
+
+/// The evidence, and why the verdict is not a pass when it is not.
+pub fn evidence_text(r: &RuleResult, lang: Lang) -> String {
+    match r.verdict {
+        Verdict::Pass => r.evidence.render(lang),
+        _ => format!("{} · {}", r.evidence.render(lang), r.reason.render(lang)),
+    }
 }
 
 fn width(s: &str) -> usize {
@@ -231,10 +239,9 @@ pub fn junit(e: &Evaluation, lang: Lang) -> String {
             Verdict::InsufficientData => out.push_str(&format!(
                 "<skipped message=\"{}\"/>",
                 xml(&format!(
-                    "{}: {} < {}",
+                    "{}: {}",
                     r.verdict.text(lang),
-                    r.sample,
-                    r.min_sample
+                    r.reason.render(lang)
                 ))
             )),
         }

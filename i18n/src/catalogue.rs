@@ -515,6 +515,13 @@ catalogue! {
     EvidenceMinVersion = "evidence.min_version" { zh: "最低版本 {version}：提前 {days} 天通知", en: "minimum version {version}: announced {days} days ahead" }
     EvidencePatch = "evidence.patch" { zh: "补丁 {patch}：{num} / {den}", en: "patch {patch}: {num} of {den}" }
     EvidenceNone = "evidence.none" { zh: "没有数据", en: "no data" }
+    ReasonNoData = "reason.no_data" { zh: "没有数据，无法判定", en: "no data to decide on" }
+    ReasonWithin = "reason.within" { zh: "在阈值以内", en: "within the threshold" }
+    ReasonOver = "reason.over" { zh: "实测值超出阈值", en: "the measured value is over the threshold" }
+    ReasonTooFew = "reason.too_few" { zh: "样本 {have} 个，少于判定所需的 {need} 个", en: "{have} observations, fewer than the {need} a verdict needs" }
+    ReasonProvenOver = "reason.proven_over" { zh: "样本 {have} 个（少于 {need} 个），但置信区间已证明超出阈值", en: "only {have} of {need} observations, but the confidence interval already proves the threshold is exceeded" }
+    ReasonUnproven = "reason.unproven" { zh: "实测值在阈值以内，但 95% 置信区间尚未完全落在阈值以内（标准要求“保证”）", en: "the measured value is within the threshold, but its 95 % interval still reaches past it (the standard says \"ensure\")" }
+    ReasonUnprovenMore = "reason.unproven_more" { zh: "实测值在阈值以内，但 95% 置信区间尚未完全落在阈值以内（标准要求“保证”）；按当前水平约再需 {more} 个样本即可判定", en: "the measured value is within the threshold, but its 95 % interval still reaches past it (the standard says \"ensure\"); about {more} more observations at the current level would decide" }
     EvidenceOpenGroup = "evidence.open_group" { zh: "错误 {fingerprint} 自首次出现已 {days} 天仍未解决", en: "error {fingerprint} still open {days} days after it first appeared" }
     EvidenceNoOpenUrgent = "evidence.no_open_urgent" { zh: "没有未解决的紧急错误", en: "no urgent error is open" }
     EvidenceSdkInit = "evidence.sdk_init" { zh: "{n} 次带分段的冷启动，三方 SDK 初始化共 {ms} 毫秒", en: "{n} cold starts with a breakdown, {ms} ms initialising third-party SDKs" }

@@ -148,6 +148,9 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
         let durations =
             !kinds.is_empty() && kinds.iter().all(|k| *k == "cold_start" || *k == "network");
         let perf = kinds == BTreeSet::from(["perf"]);
+        // The flag column means "failed" on network rows and "has spans" on
+        // cold starts: a flagged measure needs that one kind.
+        let only = |k: &str| kinds == BTreeSet::from([k]);
         if !durations && !perf {
             return None;
         }
@@ -186,6 +189,15 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
         let mut ms = Vec::new();
         for m in &q.measures {
             let (metric, kind) = sample_measure(m, perf)?;
+            match kind {
+                SampleAgg::CountFailed if !only("network") => return None,
+                SampleAgg::FlaggedCount | SampleAgg::FlaggedSum | SampleAgg::FlaggedAux
+                    if !only("cold_start") =>
+                {
+                    return None;
+                }
+                _ => {}
+            }
             pin(metric)?;
             ms.push(match kind {
                 SampleAgg::Count => count_sum(d, "n"),
@@ -193,13 +205,9 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
                     Dialect::ClickHouse => "toFloat64(sum(total))".to_string(),
                     Dialect::Sqlite => "CAST(COALESCE(SUM(total), 0) AS REAL)".to_string(),
                 },
-                SampleAgg::CountFailed => match d {
-                    Dialect::ClickHouse => "toFloat64(sumIf(n, failed = 1))".to_string(),
-                    Dialect::Sqlite => {
-                        "CAST(COALESCE(SUM(CASE WHEN failed = 1 THEN n ELSE 0 END), 0) AS REAL)"
-                            .to_string()
-                    }
-                },
+                SampleAgg::CountFailed | SampleAgg::FlaggedCount => flagged(d, "n"),
+                SampleAgg::FlaggedSum => flagged(d, "total"),
+                SampleAgg::FlaggedAux => flagged(d, "aux"),
                 SampleAgg::SumSq => match d {
                     Dialect::ClickHouse => "toFloat64(sum(total_sq))".to_string(),
                     Dialect::Sqlite => "CAST(COALESCE(SUM(total_sq), 0) AS REAL)".to_string(),
@@ -220,7 +228,10 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
         let list: Vec<String> = kinds.iter().map(|k| lit(d, k)).collect();
         wheres.push(format!("kind IN ({})", list.join(", ")));
         if f.completed_requests {
-            wheres.push("failed = 0".into());
+            if !only("network") {
+                return None;
+            }
+            wheres.push("flag = 0".into());
         }
         wheres.push(format!(
             "metric = {}",
@@ -280,6 +291,16 @@ fn day_text(d: Dialect) -> String {
         Dialect::ClickHouse => "toString(day)".into(),
         // Stored as `YYYY-MM-DD` text already.
         Dialect::Sqlite => "day".into(),
+    }
+}
+
+/// The sum of column `c` over flagged rows.
+fn flagged(d: Dialect, c: &str) -> String {
+    match d {
+        Dialect::ClickHouse => format!("toFloat64(sumIf({c}, flag = 1))"),
+        Dialect::Sqlite => {
+            format!("CAST(COALESCE(SUM(CASE WHEN flag = 1 THEN {c} ELSE 0 END), 0) AS REAL)")
+        }
     }
 }
 
@@ -365,6 +386,11 @@ enum SampleAgg {
     Count,
     /// Failed network requests (`Cond::RequestFailed`).
     CountFailed,
+    /// Cold starts with a breakdown, their total time and their third-party
+    /// SDK time (`Cond::ColdStartWithSpans`).
+    FlaggedCount,
+    FlaggedSum,
+    FlaggedAux,
     Sum,
     SumSq,
     Avg,
@@ -378,6 +404,15 @@ fn sample_measure(m: &Measure, perf: bool) -> Option<(Metric, SampleAgg)> {
     Some(match (m, perf) {
         (Measure::Count(None), false) => (Primary, SampleAgg::Count),
         (Measure::Count(Some(Cond::RequestFailed)), false) => (Primary, SampleAgg::CountFailed),
+        (Measure::Count(Some(Cond::ColdStartWithSpans)), false) => {
+            (Primary, SampleAgg::FlaggedCount)
+        }
+        (Measure::Sum(Col::DurationMs, Some(Cond::ColdStartWithSpans)), false) => {
+            (Primary, SampleAgg::FlaggedSum)
+        }
+        (Measure::Sum(Col::Value, Some(Cond::ColdStartWithSpans)), false) => {
+            (Primary, SampleAgg::FlaggedAux)
+        }
         (Measure::Sum(Col::DurationMs, None), false) => (Primary, SampleAgg::Sum),
         (Measure::SumSq(Col::DurationMs, None), false) => (Primary, SampleAgg::SumSq),
         (Measure::Avg(Col::DurationMs, None), false) => (Primary, SampleAgg::Avg),

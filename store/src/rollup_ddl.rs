@@ -144,7 +144,7 @@ const FEEDS: &[Feed] = &[
             ("category", "$category"),
             ("site", "$site"),
             ("req_family", "$req_family"),
-            ("failed", FAILED),
+            ("flag", FLAG),
             ("bucket", "$bucket_a"),
         ],
         values: &[
@@ -157,6 +157,7 @@ const FEEDS: &[Feed] = &[
                 "total_sq",
                 "(CASE WHEN $kind = 'perf' THEN $cpu_pct * $cpu_pct ELSE CAST($duration_ms AS Float64) * CAST($duration_ms AS Float64) END)",
             ),
+            ("aux", "$value"),
         ],
         extremes: NO_EXTREMES,
         clickhouse: true,
@@ -176,23 +177,25 @@ const FEEDS: &[Feed] = &[
             ("category", "$category"),
             ("site", "$site"),
             ("req_family", "$req_family"),
-            ("failed", "0"),
+            ("flag", "0"),
             ("bucket", "$bucket_b"),
         ],
         values: &[
             ("n", "1"),
             ("total", "$memory_mb"),
             ("total_sq", "$memory_mb * $memory_mb"),
+            ("aux", "0"),
         ],
         extremes: NO_EXTREMES,
         clickhouse: true,
     },
 ];
 
-/// A network request that failed (transport error or timeout, status 0, or
-/// a 5xx): `Cond::RequestFailed` over the row.
-const FAILED: &str =
-    "(CASE WHEN $kind = 'network' AND ($status_code = 0 OR $status_code >= 500) THEN 1 ELSE 0 END)";
+/// A sample's flag: on a network request, that it failed (transport error
+/// or timeout, status 0, or a 5xx: `Cond::RequestFailed`); on a cold start,
+/// that it reported a breakdown (`Cond::ColdStartWithSpans`, whose
+/// third-party SDK time is the row's `value`, summed as `aux`).
+const FLAG: &str = "(CASE WHEN $kind = 'network' AND ($status_code = 0 OR $status_code >= 500) THEN 1 WHEN $kind = 'cold_start' AND $name = 'spans' THEN 1 ELSE 0 END)";
 
 const USER_KEYS: &[(&str, &str)] = &[
     ("app_id", "$app_id"),
@@ -212,11 +215,11 @@ const USER_VALUES: &[(&str, &str)] = &[
 /// Column types for ClickHouse (SQLite takes them untyped).
 fn ch_type(col: &str) -> &'static str {
     match col {
-        "untrusted" | "metric" | "failed" => "UInt8",
+        "untrusted" | "metric" | "flag" => "UInt8",
         "day" => "Date",
         "os_major" => "UInt16",
         "bucket" => "Int16",
-        "total" | "total_sq" => "Float64",
+        "total" | "total_sq" | "aux" => "Float64",
         "n" | "starts" | "crashed" | "abnormal" | "active" | "fatals" => "Int64",
         _ => "String",
     }

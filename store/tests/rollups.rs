@@ -70,10 +70,26 @@ fn batch(id: usize, version: &str, user: u64, rng: &mut Lcg) -> AcceptedBatch {
             }));
         }
     }
+    // Some cold starts report a breakdown with third-party SDK spans (5.7c).
+    let spans = match rng.next(3) {
+        0 => vec![],
+        n => vec![
+            Span {
+                name: "sdk:push".into(),
+                start_ms: 0,
+                duration_ms: 40 * n,
+            },
+            Span {
+                name: "home".into(),
+                start_ms: 0,
+                duration_ms: 200,
+            },
+        ],
+    };
     events.push(Event::ColdStart(ColdStartEvent {
         ts: t0,
         duration_ms: 300 + rng.next(3000),
-        spans: vec![],
+        spans,
     }));
     for _ in 0..rng.next(4) {
         events.push(Event::Perf(PerfEvent {
@@ -301,6 +317,16 @@ fn queries(tz: &str) -> Vec<Query> {
             release(&["network"], false),
             vec![Dim::Category, Dim::Site, Dim::ReqFamily, Dim::BucketA],
             vec![Measure::Count(None), Measure::Sum(Col::DurationMs, None)],
+        ),
+        // 5.7c: third-party SDK time in cold starts with a breakdown.
+        q(
+            release(&["cold_start"], false),
+            vec![],
+            vec![
+                Measure::Count(Some(Cond::ColdStartWithSpans)),
+                Measure::Sum(Col::Value, Some(Cond::ColdStartWithSpans)),
+                Measure::Sum(Col::DurationMs, Some(Cond::ColdStartWithSpans)),
+            ],
         ),
         // 5.3f: response times of completed requests only, and the
         // request error rate per category and site.

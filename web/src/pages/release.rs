@@ -174,7 +174,7 @@ fn scorecard(cx: &crate::ctx::Ctx, e: &Evaluation) -> Markup {
                         td { @if let Some((lo, hi)) = r.interval { (rule_value(cx, r, Some(lo))) " – " (rule_value(cx, r, Some(hi))) } @else { "—" } }
                         td class="num" { (fmt::num(r.sample)) " / " (fmt::num(r.min_sample)) }
                         td { (verdict(cx, r.verdict)) }
-                        td { (r.evidence.render(cx.lang)) }
+                        td { (vitals_analyzer::render::evidence_text(r, cx.lang)) }
                     }
                 }
             }
