@@ -9,7 +9,7 @@ use crate::query::{Dialect, lit};
 
 /// Version of the rollup layout; a store whose rollups carry another
 /// version reads raw rows until `migrate` rebuilds them.
-pub(crate) const ROLLUP_VERSION: u32 = 4;
+pub(crate) const ROLLUP_VERSION: u32 = 5;
 
 /// What the settings table records for rollups built in `tz`.
 pub(crate) fn stamp(tz: &str) -> String {
