@@ -79,6 +79,37 @@ pub struct AlertSettings {
     pub webhooks: outbound::WebhookSettings,
     /// Longest sleep of the scheduler between checks.
     pub tick_secs: u64,
+    /// Rules every app has without configuring any (`[alerts.defaults]`).
+    pub defaults: DefaultAlerts,
+}
+
+/// The alert rules a fresh install has: for every app, one per blocker and
+/// urgent rule of its policy (crash rate per session and per user, an urgent
+/// crash group, cold start, CPU, memory), with the policy's threshold and
+/// reading, delivered to these recipients. A rule of the same id in the
+/// rules file or the API replaces a default one (`default/<app>/<rule id>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DefaultAlerts {
+    pub enabled: bool,
+    /// The administrators' addresses.
+    pub email: Vec<String>,
+    pub webhooks: Vec<rule::Webhook>,
+    /// Evaluation window and cadence.
+    pub window_secs: u32,
+    pub schedule: String,
+}
+
+impl Default for DefaultAlerts {
+    fn default() -> Self {
+        DefaultAlerts {
+            enabled: true,
+            email: Vec::new(),
+            webhooks: Vec::new(),
+            window_secs: 3600,
+            schedule: "0 */5 * * * *".into(),
+        }
+    }
 }
 
 impl Default for AlertSettings {
@@ -99,6 +130,7 @@ impl Default for AlertSettings {
             webhook_timeout_secs: 10,
             webhooks: outbound::WebhookSettings::default(),
             tick_secs: 15,
+            defaults: DefaultAlerts::default(),
         }
     }
 }
@@ -187,6 +219,12 @@ impl Alerts {
         for r in &file_rules {
             r.check_outbound(&settings.webhooks)?;
         }
+        for to in &settings.defaults.email {
+            outbound::check_email(to).map_err(|refusal| AlertError::Refused {
+                rule: "[alerts.defaults]".into(),
+                refusal,
+            })?;
+        }
         for (what, s) in [("digest", &settings.digest), ("weekly", &settings.weekly)] {
             for to in &s.recipients {
                 outbound::check_email(to).map_err(|refusal| AlertError::Refused {
@@ -209,8 +247,48 @@ impl Alerts {
         })
     }
 
-    /// Every rule: the file's, then the API's (an API rule with the same id
-    /// replaces the file's).
+    /// The default rules of every app (see [`DefaultAlerts`]).
+    fn default_rules(&self) -> Vec<rule::AlertRule> {
+        let d = &self.settings.defaults;
+        if !d.enabled {
+            return Vec::new();
+        }
+        let apps = self.cp.apps().unwrap_or_default();
+        apps.iter()
+            .flat_map(|app| {
+                self.analyzer
+                    .policy
+                    .rules_for(&app.app_id)
+                    .into_iter()
+                    .filter(|r| r.severity.blocks())
+                    .map(|r| rule::AlertRule {
+                        id: format!("default/{}/{}", app.app_id, r.id()),
+                        app: app.app_id.clone(),
+                        clause: r.clause.clone(),
+                        metric: r.metric.as_str().to_string(),
+                        statistic: Some(r.statistic),
+                        threshold: r.threshold,
+                        direction: r.direction,
+                        category: r.category.clone(),
+                        window_secs: d.window_secs,
+                        min_sample: r.min_sample,
+                        for_secs: 0,
+                        renotify_secs: 3600,
+                        recovery: true,
+                        schedule: d.schedule.clone(),
+                        releases: Vec::new(),
+                        email: d.email.clone(),
+                        webhooks: d.webhooks.clone(),
+                        action: None,
+                        enabled: true,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    }
+
+    /// Every rule: the defaults, the file's, then the API's (a rule with the
+    /// same id as an earlier one replaces it).
     pub fn rules(&self) -> Vec<rule::AlertRule> {
         let api: Vec<rule::AlertRule> = self
             .cp
@@ -220,11 +298,16 @@ impl Alerts {
             .filter_map(|o| serde_json::from_value(o.body).ok())
             .collect();
         let mut all: Vec<rule::AlertRule> = self
-            .file_rules
-            .iter()
-            .filter(|f| !api.iter().any(|a| a.id == f.id))
-            .cloned()
+            .default_rules()
+            .into_iter()
+            .filter(|d| !api.iter().chain(&self.file_rules).any(|r| r.id == d.id))
             .collect();
+        all.extend(
+            self.file_rules
+                .iter()
+                .filter(|f| !api.iter().any(|a| a.id == f.id))
+                .cloned(),
+        );
         all.extend(api);
         all
     }

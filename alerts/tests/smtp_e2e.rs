@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
-use vitals_alerts::{AlertSettings, Alerts};
+use vitals_alerts::{AlertSettings, Alerts, DefaultAlerts};
 use vitals_control::client_config::{ClientQuery, build};
 use vitals_control::{Control, ControlSettings};
 use vitals_i18n::Lang;
@@ -243,15 +243,20 @@ mode = "automatic"
 action = { type = "activate_emergency", id = "crash-spike", emergency = { platform = "android", action = "block", target_version = "5.1.9-emergency", url = "https://dl.example.cn/zq-emergency.apk", reason = { zh-CN = "交易功能已切换到应急版本", en = "trading moved to the emergency version" }, mandatory = true } }
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crash_spike_fires_mails_acts_and_recovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(smtp) = start_smtp(dir.path()) else {
-        return;
-    };
-    let cp = Arc::new(ControlPlane::open(dir.path().join("control.sqlite")).unwrap());
+/// The services over a fresh SQLite store with app `zq`, and alerts that
+/// mail through `smtp` with the rules file `rules` and `defaults`.
+struct Setup {
+    cp: Arc<ControlPlane>,
+    store: Arc<dyn Store>,
+    control: Arc<Control>,
+    alerts: Alerts,
+    t0: DateTime<Utc>,
+}
+
+async fn setup(dir: &Path, smtp: &Smtp, rules: Option<&str>, defaults: DefaultAlerts) -> Setup {
+    let cp = Arc::new(ControlPlane::open(dir.join("control.sqlite")).unwrap());
     cp.ensure_app("zq", None).unwrap();
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("t.sqlite")).unwrap());
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.join("t.sqlite")).unwrap());
     store.migrate().await.unwrap();
     let control = Arc::new(
         Control::new(
@@ -269,12 +274,16 @@ async fn crash_spike_fires_mails_acts_and_recovers() {
         vitals_analyzer::policy::Policy::standard(),
         "Asia/Shanghai",
     );
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(&rules, RULES).unwrap();
+    let rules = rules.map(|text| {
+        let path = dir.join("alerts.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    });
     let mut settings = AlertSettings {
-        rules: Some(rules),
+        rules,
         attempts: 2,
         backoff_ms: 0,
+        defaults,
         ..Default::default()
     };
     settings.smtp.host = "127.0.0.1".into();
@@ -299,6 +308,82 @@ async fn crash_spike_fires_mails_acts_and_recovers() {
         t0,
     )
     .unwrap();
+    Setup {
+        cp,
+        store,
+        control,
+        alerts,
+        t0,
+    }
+}
+
+/// A fresh install (no rules configured) alerts the administrators when
+/// the crash rate crosses 0.05 %: the default rules, one per blocker and
+/// urgent rule of the policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_install_alerts_on_a_crash_spike() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(smtp) = start_smtp(dir.path()) else {
+        return;
+    };
+    let defaults = DefaultAlerts {
+        email: vec!["admin@example.cn".into()],
+        ..Default::default()
+    };
+    let Setup {
+        store, alerts, t0, ..
+    } = setup(dir.path(), &smtp, None, defaults).await;
+    let ids: Vec<String> = alerts.rules().into_iter().map(|r| r.id).collect();
+    for want in [
+        "default/zq/5.1a/crash_rate_per_session",
+        "default/zq/5.1a/crash_rate_per_user",
+        "default/zq/5.1b/crash_group_user_share",
+        "default/zq/5.3c/cold_start",
+        "default/zq/5.3d/cpu",
+        "default/zq/5.3e/memory",
+    ] {
+        assert!(ids.iter().any(|i| i == want), "{want} in {ids:?}");
+    }
+    let minute = |m: i64| chrono::Duration::minutes(m);
+    // 2,000 sessions in the hour, 1 in 20 crashed: 5 % per session.
+    load(store.as_ref(), "spike", "5.2.0", t0 - minute(40), 2000, 20).await;
+    // (The sessions end "crashed" without crash reports, so only the
+    // per-session rate has a signal here.)
+    let fired = alerts.tick(t0 + minute(5)).await;
+    let rules: Vec<&str> = fired.iter().map(|t| t.rule.as_str()).collect();
+    assert_eq!(
+        rules,
+        ["default/zq/5.1a/crash_rate_per_session"],
+        "{fired:?}"
+    );
+    assert_eq!(
+        (fired[0].event, fired[0].series.as_str()),
+        ("fired", "5.2.0")
+    );
+    let got = mails(&smtp.maildir);
+    assert_eq!(got.len(), fired.len(), "one mail per fired rule");
+    assert!(got.iter().all(|m| m.contains("admin@example.cn")));
+    assert!(got.iter().any(|m| m.contains("5.1a")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_spike_fires_mails_acts_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(smtp) = start_smtp(dir.path()) else {
+        return;
+    };
+    // Only the configured rule: the defaults have their own test.
+    let defaults = DefaultAlerts {
+        enabled: false,
+        ..Default::default()
+    };
+    let Setup {
+        cp,
+        store,
+        control,
+        alerts,
+        t0,
+    } = setup(dir.path(), &smtp, Some(RULES), defaults).await;
     let client = || {
         let q = ClientQuery {
             app: "zq".into(),

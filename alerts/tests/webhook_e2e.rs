@@ -189,6 +189,11 @@ fn alerts(w: &World, rules: &str, webhooks: WebhookSettings) -> Result<Alerts, A
         backoff_ms: 0,
         webhook_timeout_secs: 5,
         webhooks,
+        // Only the configured rules (the defaults: smtp_e2e.rs).
+        defaults: vitals_alerts::DefaultAlerts {
+            enabled: false,
+            ..Default::default()
+        },
         ..Default::default()
     };
     settings.digest.recipients.clear();
