@@ -58,6 +58,16 @@ fn fleet(version: &str, users: u64, crashed: u64) -> Vec<vitals_protocol::Batch>
 }
 
 fn gate(data: &std::path::Path, release: &str, format: &str) -> (i32, String, String) {
+    gate_with(data, release, format, &[])
+}
+
+/// `vitals gate` with further arguments.
+fn gate_with(
+    data: &std::path::Path,
+    release: &str,
+    format: &str,
+    extra: &[&str],
+) -> (i32, String, String) {
     let out = Command::new(bin())
         .args([
             "gate",
@@ -72,6 +82,7 @@ fn gate(data: &std::path::Path, release: &str, format: &str) -> (i32, String, St
             "--data-dir",
         ])
         .arg(data)
+        .args(extra)
         .output()
         .expect("run vitals gate");
     (
@@ -161,23 +172,10 @@ async fn gate_exit_codes_and_junit() {
     .expect("schema is JSON");
     let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
     for (release, baseline) in [("1.0.0", None), ("2.0.0", Some("1.0.0")), ("3.0.0", None)] {
-        let mut cmd = Command::new(bin());
-        cmd.args([
-            "gate",
-            "--app",
-            APP,
-            "--release",
-            release,
-            "--format",
-            "json",
-            "--data-dir",
-        ])
-        .arg(&data);
-        if let Some(b) = baseline {
-            cmd.args(["--baseline", b]);
-        }
-        let out = cmd.output().expect("run vitals gate");
-        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("gate JSON");
+        let extra = baseline.map(|b| vec!["--baseline", b]).unwrap_or_default();
+        let (_, out, err) = gate_with(&data, release, "json", &extra);
+        let doc: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("gate JSON ({e}): {err}"));
         let errors: Vec<String> = validator
             .iter_errors(&doc)
             .map(|e| format!("{} at {}", e, e.instance_path()))
