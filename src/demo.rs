@@ -25,7 +25,7 @@ pub async fn run(
         cfg.data_dir = PathBuf::from("./vitals-demo");
     }
     let lang = cfg.lang();
-    std::fs::create_dir_all(&cfg.data_dir)
+    crate::at_rest::tighten(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     // Keys and tokens first, so the collector's key cache starts with them.
     let cp = server::control_plane(&cfg)?;
@@ -109,46 +109,40 @@ pub async fn run(
 }
 
 /// Dashboard users of the demo (two operators for two-person approval, a
-/// viewer, an admin), with passwords kept in `path` so a restarted demo
-/// prints the same ones.
+/// viewer, an admin), each with a fresh random password at every start:
+/// printed once, stored only as its Argon2id hash (issue #22: no password
+/// in clear on disk). A `legacy` file in which older versions kept the
+/// passwords is removed.
 fn demo_users(
     cp: &vitals_store::ControlPlane,
-    path: &std::path::Path,
+    legacy: &std::path::Path,
 ) -> Result<Vec<(String, String, &'static str)>> {
-    let saved = std::fs::read_to_string(path).unwrap_or_default();
+    match std::fs::remove_file(legacy) {
+        Ok(()) => {
+            tracing::warn!(path = %legacy.display(), "removed the demo's clear-text password file")
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("removing {}", legacy.display())),
+    }
     let mut out = Vec::new();
-    let mut lines = String::new();
     for (name, role) in [
         ("ops-a", Role::Operator),
         ("ops-b", Role::Operator),
         ("viewer", Role::Viewer),
         ("admin", Role::Admin),
     ] {
-        let known = saved
-            .lines()
-            .filter_map(|l| l.split_once(' '))
-            .find(|(n, _)| *n == name)
-            .map(|(_, p)| p.to_string());
         let exists = cp.users()?.iter().any(|u| u.name == name);
-        let password = match known {
-            Some(p) if exists => p,
-            _ => {
-                let p = format!(
-                    "{:016x}{:04x}",
-                    rand::random::<u64>(),
-                    rand::random::<u16>()
-                );
-                if exists {
-                    cp.set_password(name, &p)?;
-                } else {
-                    cp.create_user(name, role, &p)?;
-                }
-                p
-            }
-        };
-        lines.push_str(&format!("{name} {password}\n"));
+        let password = format!(
+            "{:016x}{:04x}",
+            rand::random::<u64>(),
+            rand::random::<u16>()
+        );
+        if exists {
+            cp.set_password(name, &password)?;
+        } else {
+            cp.create_user(name, role, &password)?;
+        }
         out.push((name.to_string(), password, role.as_str()));
     }
-    std::fs::write(path, lines).with_context(|| format!("writing {}", path.display()))?;
     Ok(out)
 }

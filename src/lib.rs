@@ -2,6 +2,7 @@
 //! demo and the fleet simulator. `main.rs` only parses arguments.
 
 pub mod alloc;
+pub mod at_rest;
 pub mod config;
 pub mod demo;
 pub mod gate;

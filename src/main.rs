@@ -330,6 +330,8 @@ fn init_logging() {
 }
 
 fn main() -> Result<()> {
+    // Before anything is written: files 0600, directories 0700.
+    vitals::at_rest::private_umask();
     init_logging();
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread()

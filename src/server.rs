@@ -107,7 +107,7 @@ impl Running {
 
 /// Starts every service in this process.
 pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
-    std::fs::create_dir_all(&cfg.data_dir)?;
+    crate::at_rest::tighten(&cfg.data_dir)?;
     let cp = control_plane(cfg)?;
     tracing::info!(
         backend = cp.backend(),

@@ -3,12 +3,14 @@
 //! timestamp window, replay, key rotation and revocation), request size
 //! limits and bombs, and — in `security/` — the dashboard's authorisation
 //! matrix, CSRF, sessions and login throttling, debug-file uploads, and
-//! secrets kept out of the logs; alert rules' outbound targets and sign-in
-//! under attack (issue #22).
+//! secrets kept out of the logs; alert rules' outbound targets, sign-in
+//! under attack and private data files (issue #22).
 //!
 //! Every refusal is checked twice: by its status and error code, and by
 //! what the server kept (metrics, the control-plane database, the disk).
 
+#[path = "security/at_rest.rs"]
+mod at_rest;
 mod common;
 #[path = "security/harness.rs"]
 mod harness;

@@ -366,7 +366,7 @@ catalogue! {
     CliUserPasswordShort = "cli.user_password_short" { zh: "密码太短：至少需要 {min} 个字符", en: "the password is too short: it needs at least {min} characters" }
     CliUserPasswordHasName = "cli.user_password_has_name" { zh: "密码不能包含用户名", en: "the password must not contain the user name" }
     CliUserPasswordCommon = "cli.user_password_common" { zh: "该密码属于最常见的密码之一，请换一个", en: "this password is one of the most common ones; choose another" }
-    CliDemoUsers = "cli.demo_users" { zh: "运维看板：{url}/ui/ ，演示账号（用户名 / 密码 / 角色）：", en: "Dashboard: {url}/ui/ — demo accounts (name / password / role):" }
+    CliDemoUsers = "cli.demo_users" { zh: "运维看板：{url}/ui/ ，演示账号（用户名 / 密码 / 角色；密码每次启动重新生成，仅在此显示一次，不以明文保存）：", en: "Dashboard: {url}/ui/ — demo accounts (name / password / role; new passwords at every start, shown only here, never stored in clear):" }
 
     // ---- Sentry protocol -----------------------------------------------------
     SentryProjectMismatch = "sentry.project_mismatch" {

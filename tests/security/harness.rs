@@ -29,9 +29,38 @@ impl Server {
 
     /// [`Server::start`] with a config file (`--config`).
     pub fn start_with(dir: &Path, level: &str, config: Option<&Path>) -> Server {
+        Self::spawn(dir, level, config, None)
+    }
+
+    /// [`Server::start`] under `umask` (e.g. `000`), set by a shell.
+    pub fn start_with_umask(dir: &Path, level: &str, umask: &str) -> Server {
+        Self::spawn(dir, level, None, Some(umask))
+    }
+
+    fn spawn(dir: &Path, level: &str, config: Option<&Path>, umask: Option<&str>) -> Server {
+        std::fs::create_dir_all(dir).expect("create data dir");
         let log = dir.join("server.log");
-        let f = std::fs::File::create(&log).expect("create log file");
-        let mut cmd = Command::new(bin());
+        // Private like everything vitals writes (at_rest.rs checks).
+        let f = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&log)
+                .expect("create log file")
+        };
+        let mut cmd = match umask {
+            Some(u) => {
+                let mut c = Command::new("sh");
+                c.arg("-c")
+                    .arg(format!("umask {u} && exec \"$0\" \"$@\""))
+                    .arg(bin());
+                c
+            }
+            None => Command::new(bin()),
+        };
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir);
         if let Some(c) = config {
