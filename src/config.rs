@@ -352,6 +352,7 @@ mod tests {
             vitals_alerts::outbound::WebhookSettings::default()
         );
         assert_eq!(cfg.web, vitals_web::LoginSettings::default());
+        assert_eq!(cfg.control, vitals_control::ControlSettings::default());
     }
 
     #[test]

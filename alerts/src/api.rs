@@ -82,6 +82,17 @@ async fn put_rule(
         rule.target().map_err(invalid)?;
         rule.check_outbound(&st.settings.webhooks)
             .map_err(invalid)?;
+        // A rule that acts automatically where the policy wants two
+        // people would let one operator act alone: only an admin saves it.
+        if let Some(a) = &rule.action
+            && a.mode == vitals_control::Mode::Automatic
+            && st.control.settings.needs_approval(a.action.name())
+            && me.role < Role::Admin
+        {
+            return Err(ControlError::AutomaticNeedsAdmin {
+                action: a.action.name().into(),
+            });
+        }
         st.cp
             .app(&rule.app)?
             .ok_or_else(|| ControlError::NotFound(format!("app {}", rule.app)))?;

@@ -412,7 +412,10 @@ impl Alerts {
             mode: Some(a.mode),
             alert: Some(format!("{}#{history_id}", rule.id)),
         };
-        match self.control.request(&req, &format!("alert:{}", rule.id)) {
+        match self
+            .control
+            .request_by_rule(&req, &format!("alert:{}", rule.id))
+        {
             Ok(Outcome::Applied { audit }) => {
                 Msg::AlertActionApplied.render(lang, &[("action", &name), ("audit", &audit.id)])
             }

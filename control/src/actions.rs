@@ -3,8 +3,14 @@
 //!
 //! Each runs in one of two modes: `automatic` (applied at once) or
 //! `approval` (recorded as pending; applied when a *different* operator
-//! approves). Every applied change is one audit entry with the state before
-//! and after, and can be reverted in one step (the revert is audited too).
+//! approves). Which actions need approval is policy (`[control]
+//! require_approval`, every action by default): a person's request for such
+//! an action waits for a second person whatever mode it asks for (issue
+//! #22). Alert rules act in the mode they were saved with; saving a rule
+//! that acts automatically where the policy wants approval takes an admin
+//! (`vitals-alerts`). Every applied change is one audit entry with the
+//! state before and after, and can be reverted in one step (the revert is
+//! audited too).
 
 use crate::Control;
 use crate::error::{ControlError, to_json};
@@ -46,6 +52,23 @@ pub enum Action {
         feature: String,
         enabled: bool,
     },
+}
+
+impl Action {
+    /// The action's name in the audit log and the approval policy.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::ActivateEmergency { .. } => "emergency.activate",
+            Action::ClearEmergency { .. } => "emergency.clear",
+            Action::PauseRollout { .. } => "rollout.pause",
+            Action::ResumeRollout { .. } => "rollout.resume",
+            Action::RollbackRollout { .. } => "rollout.rollback",
+            Action::DeleteRollout { .. } => "rollout.delete",
+            Action::DrainSite { .. } => "site.drain",
+            Action::RestoreSite { .. } => "site.restore",
+            Action::SetKillSwitch { .. } => "kill_switch.set",
+        }
+    }
 }
 
 /// How an action is carried out.
@@ -106,58 +129,43 @@ impl Control {
             s.drained = drained;
             to_json(&s)
         };
-        let (k, id, action, after) = match &r.action {
+        let (k, id, after) = match &r.action {
             Action::ActivateEmergency { id, emergency } => {
                 emergency.check()?;
-                (
-                    kind::EMERGENCY,
-                    id.clone(),
-                    "emergency.activate",
-                    Some(to_json(emergency)?),
-                )
+                (kind::EMERGENCY, id.clone(), Some(to_json(emergency)?))
             }
             Action::ClearEmergency { id } => {
                 self.current::<Emergency>(&r.app, kind::EMERGENCY, id)?;
-                (kind::EMERGENCY, id.clone(), "emergency.clear", None)
+                (kind::EMERGENCY, id.clone(), None)
             }
             Action::PauseRollout { id } => (
                 kind::ROLLOUT,
                 id.clone(),
-                "rollout.pause",
                 Some(rollout(id, &|r| r.state = "paused".into())?),
             ),
             Action::ResumeRollout { id } => (
                 kind::ROLLOUT,
                 id.clone(),
-                "rollout.resume",
                 Some(rollout(id, &|r| r.state = "active".into())?),
             ),
             Action::RollbackRollout { id } => (
                 kind::ROLLOUT,
                 id.clone(),
-                "rollout.rollback",
                 Some(rollout(id, &|r| r.state = "rolled_back".into())?),
             ),
             Action::DeleteRollout { id } => {
                 self.current::<Rollout>(&r.app, kind::ROLLOUT, id)?;
-                (kind::ROLLOUT, id.clone(), "rollout.delete", None)
+                (kind::ROLLOUT, id.clone(), None)
             }
-            Action::DrainSite { id } => {
-                (kind::SITE, id.clone(), "site.drain", Some(site(id, true)?))
-            }
-            Action::RestoreSite { id } => (
-                kind::SITE,
-                id.clone(),
-                "site.restore",
-                Some(site(id, false)?),
-            ),
+            Action::DrainSite { id } => (kind::SITE, id.clone(), Some(site(id, true)?)),
+            Action::RestoreSite { id } => (kind::SITE, id.clone(), Some(site(id, false)?)),
             Action::SetKillSwitch { feature, enabled } => (
                 kind::KILL_SWITCH,
                 feature.clone(),
-                "kill_switch.set",
                 Some(to_json(&KillSwitch { enabled: *enabled })?),
             ),
         };
+        let action = r.action.name();
         if r.reason.trim().is_empty() {
             return Err(ControlError::invalid(
                 "reason",
@@ -176,11 +184,38 @@ impl Control {
         })
     }
 
-    /// Requests an action as `actor`: applied at once in automatic mode,
-    /// else recorded for approval.
+    /// Requests an action as the person `actor` (API, dashboard, CLI):
+    /// applied at once in automatic mode, else recorded for approval. When
+    /// the policy puts the action under approval, it is recorded for
+    /// approval whatever mode the request asks for.
     pub fn request(&self, r: &ActionRequest, actor: &str) -> Result<Outcome, ControlError> {
+        let asked = r.mode.unwrap_or(self.settings.default_mode);
+        let mode = if self.settings.needs_approval(r.action.name()) {
+            if asked == Mode::Automatic {
+                tracing::warn!(app = %r.app, action = r.action.name(), actor,
+                    "automatic mode asked for an action the policy puts under approval: recorded for a second person");
+            }
+            Mode::Approval
+        } else {
+            asked
+        };
+        self.carry_out(r, actor, mode)
+    }
+
+    /// Requests an action on behalf of an alert rule (`actor` =
+    /// `alert:<rule>`), in the rule's own mode: whoever saved a rule that
+    /// acts automatically against the policy was an admin.
+    pub fn request_by_rule(&self, r: &ActionRequest, actor: &str) -> Result<Outcome, ControlError> {
+        self.carry_out(r, actor, r.mode.unwrap_or(self.settings.default_mode))
+    }
+
+    fn carry_out(
+        &self,
+        r: &ActionRequest,
+        actor: &str,
+        mode: Mode,
+    ) -> Result<Outcome, ControlError> {
         let change = self.change_for(r)?;
-        let mode = r.mode.unwrap_or(self.settings.default_mode);
         let out = match mode {
             Mode::Automatic => Outcome::Applied {
                 audit: self.cp.apply_change(

@@ -28,6 +28,10 @@ pub enum ControlError {
     NoticeTooShort { days: u32, given_days: i64 },
     #[error("the requester may not approve their own action")]
     SameApprover,
+    /// An alert rule acting automatically on an action the policy puts
+    /// under approval, saved by a non-admin.
+    #[error("only an admin may save a rule that carries out {action} automatically")]
+    AutomaticNeedsAdmin { action: String },
     #[error("action {0} is not pending")]
     NotPending(String),
     #[error("{0} not found")]
@@ -50,9 +54,10 @@ impl ControlError {
         use ControlError::*;
         match self {
             Auth(AuthFailure::Missing | AuthFailure::Bad) => StatusCode::UNAUTHORIZED,
-            Auth(AuthFailure::Forbidden { .. }) | OverrideNeedsAdmin | SameApprover => {
-                StatusCode::FORBIDDEN
-            }
+            Auth(AuthFailure::Forbidden { .. })
+            | OverrideNeedsAdmin
+            | SameApprover
+            | AutomaticNeedsAdmin { .. } => StatusCode::FORBIDDEN,
             Auth(AuthFailure::Store(_)) | Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             Signed(e) => e.status(),
             Invalid { .. } | DualStack(_) | NoticeTooShort { .. } => StatusCode::BAD_REQUEST,
@@ -91,6 +96,9 @@ impl ControlError {
                 &[("days", days), ("given", given_days)],
             ),
             SameApprover => m(Msg::ControlSameApprover, &[]),
+            AutomaticNeedsAdmin { action } => {
+                m(Msg::ControlAutomaticNeedsAdmin, &[("action", action)])
+            }
             NotPending(id) => m(Msg::ControlNotPending, &[("id", id)]),
             NotFound(w) => m(Msg::RequestNotFound, &[("what", w)]),
             Store(e) => m(Msg::RequestStoreUnavailable, &[("reason", e)]),

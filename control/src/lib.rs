@@ -90,7 +90,24 @@ pub struct ControlSettings {
     pub min_version_notice_days: u32,
     /// Mode of manual actions that do not name one.
     pub default_mode: Mode,
+    /// Actions that always wait for a second person's approval when a
+    /// person requests them, whatever mode the request asks for: names as
+    /// in the audit log (`emergency.activate`, `emergency.clear`,
+    /// `rollout.pause`, `rollout.resume`, `rollout.rollback`,
+    /// `rollout.delete`, `site.drain`, `site.restore`, `kill_switch.set`)
+    /// or `*` for all (the default). An alert rule may act automatically
+    /// on one of these only if an admin saved it.
+    pub require_approval: Vec<String>,
     pub probe: ProbeSettings,
+}
+
+impl ControlSettings {
+    /// Whether the policy puts `action` under two-person approval.
+    pub fn needs_approval(&self, action: &str) -> bool {
+        self.require_approval
+            .iter()
+            .any(|a| a == "*" || a == action)
+    }
 }
 
 impl Default for ControlSettings {
@@ -101,6 +118,7 @@ impl Default for ControlSettings {
             max_package_bytes: 1 << 20,
             min_version_notice_days: 7,
             default_mode: Mode::Approval,
+            require_approval: vec!["*".into()],
             probe: ProbeSettings::default(),
         }
     }

@@ -90,7 +90,13 @@ fn emergency_action(mode: Mode) -> ActionRequest {
 
 #[actix_web::test]
 async fn signed_config_verifies_with_published_key_and_tampering_fails() {
-    let e = env(ControlSettings::default()).await;
+    // A policy that lets operators act alone (the emergency is applied at
+    // once below).
+    let e = env(ControlSettings {
+        require_approval: Vec::new(),
+        ..Default::default()
+    })
+    .await;
     let c = e.control.clone();
     let app =
         test::init_service(App::new().configure(move |cfg| vitals_control::api::configure(c, cfg)))
@@ -241,6 +247,69 @@ async fn approval_needs_a_second_operator_and_revert_restores() {
             .name,
         "dave"
     );
+    e.collector.shutdown().await;
+}
+
+#[actix_web::test]
+async fn the_approval_policy_holds_whatever_mode_is_asked() {
+    // Default policy: every action needs a second person.
+    let e = env(ControlSettings::default()).await;
+    let c = &e.control;
+    let Outcome::Pending { pending } = c
+        .request(&emergency_action(Mode::Automatic), "alice")
+        .unwrap()
+    else {
+        panic!("automatic mode applied an action the policy puts under approval");
+    };
+    assert_eq!(pending.requested_by, "alice");
+    assert!(
+        c.cp.audit(Some("zq"), 10).unwrap().is_empty(),
+        "nothing applied"
+    );
+    assert!(matches!(
+        c.approve(&pending.id, "alice"),
+        Err(ControlError::SameApprover)
+    ));
+    let applied = c.approve(&pending.id, "bob").unwrap();
+    assert_eq!(applied.approved_by.as_deref(), Some("bob"));
+    // An alert rule acts in the mode it was saved with (saving one that
+    // acts automatically here takes an admin: tests/security/two_person.rs).
+    let kill = ActionRequest {
+        app: "zq".into(),
+        action: Action::SetKillSwitch {
+            feature: "trade".into(),
+            enabled: false,
+        },
+        reason: "[5.1a] rule".into(),
+        mode: Some(Mode::Automatic),
+        alert: Some("rule#1".into()),
+    };
+    assert!(matches!(
+        c.request_by_rule(&kill, "alert:rule").unwrap(),
+        Outcome::Applied { .. }
+    ));
+    e.collector.shutdown().await;
+
+    // A policy naming some actions: the others may be automatic.
+    let e = env(ControlSettings {
+        require_approval: vec!["kill_switch.set".into()],
+        ..Default::default()
+    })
+    .await;
+    let c = &e.control;
+    assert!(matches!(
+        c.request(&emergency_action(Mode::Automatic), "alice")
+            .unwrap(),
+        Outcome::Applied { .. }
+    ));
+    let person = ActionRequest {
+        alert: None,
+        ..kill.clone()
+    };
+    assert!(matches!(
+        c.request(&person, "alice").unwrap(),
+        Outcome::Pending { .. }
+    ));
     e.collector.shutdown().await;
 }
 

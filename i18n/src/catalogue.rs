@@ -590,6 +590,9 @@ catalogue! {
     ControlSameApprover = "control.same_approver" {
         zh: "申请人不能审批自己的操作：需要另一位操作员批准",
         en: "the requester may not approve their own action: another operator must approve it" }
+    ControlAutomaticNeedsAdmin = "control.automatic_needs_admin" {
+        zh: "按策略，{action} 需要第二人批准：自动执行该操作的告警规则只能由管理员保存",
+        en: "the policy puts {action} under two-person approval: only an admin may save an alert rule that carries it out automatically" }
     ControlNotPending = "control.not_pending" {
         zh: "操作 {id} 不在待审批状态",
         en: "action {id} is not awaiting approval" }

@@ -120,6 +120,11 @@ key_refresh_secs = 1
 [collector.writer]
 linger_ms = 50
 
+[control]
+# Kill switches need a second person; emergency directives may be
+# automatic (tests/multinode/control.rs uses both).
+require_approval = ["kill_switch.set"]
+
 [control.probe]
 interval_secs = 1
 

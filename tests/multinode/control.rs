@@ -185,7 +185,7 @@ async fn control_changes_through_one_node_show_on_the_other_at_once() {
         &format!("{}/api/v1/actions", c.url(0)),
         &alice,
         &json!({
-            "app": CTL_APP, "reason": "order book failing",
+            "app": CTL_APP, "reason": "order book failing", "mode": "automatic",
             "action": {"type": "set_kill_switch", "feature": "trade", "enabled": false}
         }),
     )
@@ -193,7 +193,7 @@ async fn control_changes_through_one_node_show_on_the_other_at_once() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         body["status"], "pending",
-        "approval is the default mode: {body}"
+        "the policy puts kill switches under approval, whatever mode is asked: {body}"
     );
     let pending = body["pending"]["id"]
         .as_str()

@@ -160,13 +160,18 @@ async fn dashboard_role_matrix_for_every_state_changing_route() {
     assert_eq!(decide(&ops_b, &p_admin, "approve").await, 409);
     assert_eq!(srv.count("SELECT COUNT(*) FROM ops_audit"), 1);
 
-    // The code lets an operator choose automatic mode (applied at once,
-    // audited with no approver).
+    // Automatic mode does not get around the two-person rule the policy
+    // sets (issue #22): the request waits for a second person.
     let f = kill_switch(&ops_b.csrf, "f-auto", "automatic");
     assert_eq!(post(&c, &url, &ops_b, actions.clone(), f).await, 303);
     assert_eq!(
         srv.count("SELECT COUNT(*) FROM ops_audit WHERE actor = 'ops-b' AND approved_by IS NULL"),
-        1
+        0,
+        "applied by one person"
+    );
+    assert_eq!(
+        status_of(&srv, &pending_of(&srv, "ops-b", "f-auto")),
+        "pending"
     );
 
     // Display preferences are a GET (cookies only): there is no POST.
