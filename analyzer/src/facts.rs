@@ -38,14 +38,6 @@ impl ReleaseRef {
     }
 }
 
-/// Now, Unix seconds.
-fn now_secs() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
-}
-
 /// Compares version strings numerically part by part (`5.10.0` > `5.9.1`).
 pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
     let parts = |s: &str| -> Vec<u64> {
@@ -82,8 +74,9 @@ pub struct GroupFact {
     pub resolved_in: Option<String>,
     /// Seconds from first sighting to resolution.
     pub time_to_fix_secs: Option<i64>,
-    /// For an urgent group not resolved, ignored or merged: days since it
-    /// was first seen in any release (5.1c time to fix).
+    /// For an urgent group not resolved, ignored or merged: days from its
+    /// first sighting in any release to its last crash in this one (5.1c
+    /// time to fix).
     pub open_days: Option<f64>,
 }
 
@@ -563,7 +556,6 @@ pub async fn gather(
         &release.version,
         users,
         &scope.urgent,
-        i64::from(scope.until.unwrap_or_else(now_secs)),
     );
     let cells = crate::compat::cells(&compat, scope);
 

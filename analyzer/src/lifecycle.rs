@@ -59,7 +59,6 @@ pub fn groups(
     version: &str,
     active_users: u64,
     urgent: &crate::judge::Limit,
-    now: i64,
 ) -> Vec<GroupFact> {
     let first = first_releases(history);
     let mut out: Vec<GroupFact> = groups
@@ -81,8 +80,13 @@ pub fn groups(
             let last_seen = r.value(3).unwrap_or(0.0) as u32;
             let state = state_of(st, &first_release, version, i64::from(last_seen));
             let is_urgent = is_urgent(urgent, users, active_users);
-            let open_days = (is_urgent && matches!(state, "new" | "open" | "regressed"))
-                .then(|| (now - i64::from(first_seen_all)).max(0) as f64 / 86_400.0);
+            // How long it has kept crashing since it first appeared: up to
+            // its last crash in the data (never the clock, so every node and
+            // every run gives the same figure for the same data).
+            let open_days =
+                (is_urgent && matches!(state, "new" | "open" | "regressed")).then(|| {
+                    (i64::from(last_seen) - i64::from(first_seen_all)).max(0) as f64 / 86_400.0
+                });
             let time_to_fix_secs = st
                 .and_then(|s| s.resolved_at)
                 .map(|at| at - i64::from(first_seen_all))
