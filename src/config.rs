@@ -40,6 +40,33 @@ pub struct Config {
     /// Dashboard sign-in: password-check concurrency, throttles, trusted
     /// proxies.
     pub web: vitals_web::LoginSettings,
+    /// Served over HTTPS (TLS at a proxy or balancer in front).
+    pub https: HttpsSection,
+}
+
+/// `[https]`: vitals speaks plain HTTP behind a proxy or load balancer that
+/// terminates TLS; when browsers reach it over HTTPS, say so here: session
+/// cookies get `Secure` and the `__Host-` prefix, and every response
+/// carries `Strict-Transport-Security`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpsSection {
+    /// Env: `VITALS_WEB_SECURE_COOKIES=1`.
+    pub enabled: bool,
+    /// HSTS `max-age`, seconds; 0 sends no HSTS header.
+    pub hsts_max_age_secs: u64,
+    /// HSTS for every sub-domain too (only if all of them serve HTTPS).
+    pub hsts_include_subdomains: bool,
+}
+
+impl Default for HttpsSection {
+    fn default() -> Self {
+        HttpsSection {
+            enabled: false,
+            hsts_max_age_secs: 31_536_000,
+            hsts_include_subdomains: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -146,6 +173,7 @@ impl Default for Config {
             control: Default::default(),
             alerts: Default::default(),
             web: Default::default(),
+            https: HttpsSection::default(),
         }
     }
 }
@@ -201,6 +229,9 @@ impl Config {
         }
         if let Ok(v) = std::env::var("VITALS_CLICKHOUSE_PASSWORD") {
             cfg.clickhouse.password = v;
+        }
+        if std::env::var("VITALS_WEB_SECURE_COOKIES").is_ok_and(|v| v == "1" || v == "true") {
+            cfg.https.enabled = true;
         }
         if let Ok(v) = std::env::var("VITALS_CONTROL_PLANE_URL") {
             cfg.control_plane.url = v;
@@ -353,6 +384,7 @@ mod tests {
         );
         assert_eq!(cfg.web, vitals_web::LoginSettings::default());
         assert_eq!(cfg.control, vitals_control::ControlSettings::default());
+        assert_eq!(cfg.https, HttpsSection::default());
     }
 
     #[test]

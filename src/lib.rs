@@ -5,6 +5,7 @@ pub mod alloc;
 pub mod at_rest;
 pub mod config;
 pub mod demo;
+pub mod edge;
 pub mod gate;
 pub mod resym;
 pub mod server;

@@ -215,8 +215,7 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         Some(control.clone()),
         cfg.lang(),
         vitals_web::WebSettings {
-            secure_cookies: std::env::var("VITALS_WEB_SECURE_COOKIES")
-                .is_ok_and(|v| v == "1" || v == "true"),
+            secure_cookies: cfg.https.enabled,
             ..Default::default()
         },
     )
@@ -256,7 +255,24 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
     } else {
         cfg.workers
     };
+    // Over HTTPS, every response tells browsers to stay on it.
+    let hsts = cfg
+        .https
+        .enabled
+        .then(|| {
+            crate::edge::hsts(
+                cfg.https.hsts_max_age_secs,
+                cfg.https.hsts_include_subdomains,
+            )
+        })
+        .flatten();
+    let (edge_cp, lang) = (control.cp.clone(), cfg.lang());
     let server = HttpServer::new(move || {
+        let edge_cp = edge_cp.clone();
+        let mut headers = middleware::DefaultHeaders::new();
+        if let Some(v) = &hsts {
+            headers = headers.add(("strict-transport-security", v.clone()));
+        }
         let inner = inner.clone();
         let api_state = api_state.clone();
         let sym_state = sym_state.clone();
@@ -264,6 +280,11 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         let (control, alerts) = (control.clone(), alerts.clone());
         let web_state = web_state.clone();
         App::new()
+            .wrap(middleware::from_fn(move |req, next| {
+                crate::edge::auth_first(edge_cp.clone(), lang, req, next)
+            }))
+            .wrap(middleware::from_fn(vitals_web::session_first))
+            .wrap(headers)
             .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").log_target("vitals::http"))
             .configure(move |c| vitals_collector::configure_routes(inner, c))
             .configure(move |c| vitals_analyzer::api::configure(api_state, c))

@@ -4,7 +4,8 @@
 //! limits and bombs, and — in `security/` — the dashboard's authorisation
 //! matrix, CSRF, sessions and login throttling, debug-file uploads, and
 //! secrets kept out of the logs; alert rules' outbound targets, sign-in
-//! under attack, private data files and the two-person rule (issue #22).
+//! under attack, private data files, the two-person rule and
+//! the protocol as documented (issue #22).
 //!
 //! Every refusal is checked twice: by its status and error code, and by
 //! what the server kept (metrics, the control-plane database, the disk).
@@ -22,6 +23,8 @@ mod login;
 mod logs;
 #[path = "security/outbound.rs"]
 mod outbound;
+#[path = "security/protocol.rs"]
+mod protocol;
 #[path = "security/two_person.rs"]
 mod two_person;
 #[path = "security/uploads.rs"]

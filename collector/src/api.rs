@@ -128,6 +128,18 @@ async fn ingest(
         .headers()
         .get("content-encoding")
         .and_then(|v| v.to_str().ok());
+    // Batches come as documented (docs/protocol.md): identity, gzip or
+    // zstd; anything else is 415 (the decoder also knows deflate and br,
+    // which Sentry SDKs use on their own routes).
+    let enc = encoding.map(|e| e.trim().to_ascii_lowercase());
+    if !matches!(
+        enc.as_deref(),
+        None | Some("" | "identity" | "gzip" | "zstd")
+    ) {
+        return Err(ApiError::BadEncoding(
+            enc.unwrap_or_default().chars().take(40).collect(),
+        ));
+    }
     let json = decode::decompress(encoding, &body, limits.max_decompressed_bytes)?;
     let batch = vitals_protocol::decode(&json)?;
     let client_ip = req.peer_addr().map(|a| a.ip().to_string());

@@ -315,6 +315,35 @@ pub async fn login(
         .finish())
 }
 
+/// Dashboard form posts are read only for a live session (issue #22):
+/// without one, the answer is the sign-in redirect every page gives,
+/// before the form body is parsed. `/ui/login` has its own checks.
+pub async fn session_first(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::ResponseError;
+    let guarded = req.method() == actix_web::http::Method::POST
+        && req.path().starts_with("/ui/")
+        && req.path() != "/ui/login";
+    if guarded && let Some(st) = req.app_data::<St>().cloned() {
+        let live = matches!(session(req.request(), &st), Ok(Some(_)));
+        if !live {
+            let cx = Ctx::new(req.request(), &st);
+            let error = Localized {
+                error: WebError::Unauthenticated {
+                    next: "/ui/".into(),
+                },
+                lang: cx.lang,
+                prefs: cx.prefs,
+            };
+            let resp = error.error_response();
+            return Ok(req.into_response(resp).map_into_right_body());
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
 #[derive(Deserialize)]
 pub struct CsrfForm {
     #[serde(default, rename = "_csrf")]

@@ -27,6 +27,7 @@ mod layout;
 pub mod login_guard;
 mod pages;
 
+pub use auth::session_first;
 pub use error::WebError;
 pub use login_guard::LoginSettings;
 
