@@ -10,6 +10,7 @@ use crate::{St, data, fmt};
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::{Markup, html};
 use vitals_analyzer::Evaluation;
+use vitals_analyzer::evaluate::RuleResult;
 use vitals_analyzer::facts::ReleaseRef;
 use vitals_analyzer::policy::Metric;
 use vitals_i18n::Msg;
@@ -182,6 +183,47 @@ fn scorecard(cx: &crate::ctx::Ctx, e: &Evaluation) -> Markup {
     }
 }
 
+/// How a rule moved from the previous release to this one.
+#[derive(Debug, PartialEq)]
+enum Change {
+    Better,
+    Worse,
+    Changed,
+    Same,
+}
+
+/// A verdict that turned into a failure is worse, one that stopped failing
+/// better. With the same verdict, the values decide when their 95 %
+/// intervals do not overlap (2.0 % against 0.242 % is worse even when both
+/// are "insufficient data"); overlapping intervals, or values without one
+/// that are equal, are no change.
+fn change(prev: &RuleResult, now: &RuleResult) -> Change {
+    use vitals_analyzer::evaluate::Verdict::Fail;
+    use vitals_analyzer::policy::Direction;
+    match (prev.verdict, now.verdict) {
+        (a, Fail) if a != Fail => return Change::Worse,
+        (Fail, b) if b != Fail => return Change::Better,
+        (a, b) if a != b => return Change::Changed,
+        _ => {}
+    }
+    let (Some(p), Some(n)) = (prev.value, now.value) else {
+        return Change::Same;
+    };
+    let (plo, phi) = prev.interval.unwrap_or((p, p));
+    let (nlo, nhi) = now.interval.unwrap_or((n, n));
+    let higher = if nlo > phi {
+        true
+    } else if nhi < plo {
+        false
+    } else {
+        return Change::Same;
+    };
+    match (now.direction, higher) {
+        (Direction::Below, true) | (Direction::AtLeast, false) => Change::Worse,
+        _ => Change::Better,
+    }
+}
+
 fn comparison(cx: &crate::ctx::Ctx, e: &Evaluation) -> Markup {
     let Some(b) = &e.baseline else {
         return html! { p { (cx.t(Msg::WebNoPrevious)) } };
@@ -201,11 +243,11 @@ fn comparison(cx: &crate::ctx::Ctx, e: &Evaluation) -> Markup {
                         td { (fmt_value(cx, r.metric, r.value)) " " (verdict(cx, r.verdict)) }
                         td { @if let Some(p) = prev { (fmt_value(cx, p.metric, p.value)) " " (verdict(cx, p.verdict)) } @else { "—" } }
                         td {
-                            @match prev.map(|p| (p.verdict, r.verdict)) {
-                                Some((a, b)) if a == b => { span class="muted" { (cx.t(Msg::WebUnchanged)) } }
-                                Some((_, vitals_analyzer::evaluate::Verdict::Fail)) => { span class="badge bad" { "↓ " (cx.t(Msg::WebWorse)) } }
-                                Some((vitals_analyzer::evaluate::Verdict::Fail, _)) => { span class="badge ok" { "↑ " (cx.t(Msg::WebBetter)) } }
-                                Some(_) => { span class="badge unknown" { (cx.t(Msg::WebChanged)) } }
+                            @match prev.map(|p| change(p, r)) {
+                                Some(Change::Worse) => { span class="badge bad" { "↓ " (cx.t(Msg::WebWorse)) } }
+                                Some(Change::Better) => { span class="badge ok" { "↑ " (cx.t(Msg::WebBetter)) } }
+                                Some(Change::Changed) => { span class="badge unknown" { (cx.t(Msg::WebChanged)) } }
+                                Some(Change::Same) => { span class="muted" { (cx.t(Msg::WebUnchanged)) } }
                                 None => { "—" }
                             }
                         }
@@ -213,5 +255,64 @@ fn comparison(cx: &crate::ctx::Ctx, e: &Evaluation) -> Markup {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vitals_analyzer::evaluate::{Evidence, Reason, Verdict};
+    use vitals_analyzer::judge::{Bound, Direction, Semantics};
+    use vitals_analyzer::policy::{Severity, Statistic};
+
+    fn per_user(k: u64, n: u64, verdict: Verdict) -> RuleResult {
+        let v = k as f64 / n as f64;
+        RuleResult {
+            id: "5.1a/crash_rate_per_user".into(),
+            clause: "5.1a".into(),
+            metric: Metric::CrashRatePerUser,
+            statistic: Statistic::Rate,
+            category: None,
+            value: Some(v),
+            threshold: 0.0005,
+            direction: Direction::Below,
+            bound: Bound::Exclusive,
+            semantics: Semantics::Ensure,
+            interval: Some(vitals_analyzer::stats::wilson(k, n)),
+            exact: true,
+            sample: n,
+            min_sample: 1000,
+            severity: Severity::Blocker,
+            verdict,
+            reason: Reason::TooFew {
+                have: n,
+                need: 1000,
+            },
+            evidence: Evidence::None,
+        }
+    }
+
+    #[test]
+    fn a_clear_move_is_a_change_even_when_both_verdicts_are_insufficient() {
+        use Verdict::InsufficientData as I;
+        // 2.0 % of 500 users against 0.242 % of 826: the intervals do not
+        // overlap, so this is worse, not "no change".
+        assert_eq!(
+            change(&per_user(2, 826, I), &per_user(10, 500, I)),
+            Change::Worse
+        );
+        assert_eq!(
+            change(&per_user(10, 500, I), &per_user(2, 826, I)),
+            Change::Better
+        );
+        // 3 in 900 against 4 in 950: within the noise.
+        assert_eq!(
+            change(&per_user(3, 900, I), &per_user(4, 950, I)),
+            Change::Same
+        );
+        assert_eq!(
+            change(&per_user(3, 900, I), &per_user(9, 900, Verdict::Fail)),
+            Change::Worse
+        );
     }
 }
