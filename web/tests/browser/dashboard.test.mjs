@@ -38,7 +38,8 @@ if (missing && CI) {
 }
 const skip = missing ? `skipped: ${missing}` : false;
 
-const PASS = { 'ops-a': 'ops-a-password-1', 'ops-b': 'ops-b-password-2', viewer: 'viewer-password-3', admin: 'admin-password-4' };
+// Passwords that meet the policy (not containing the user name).
+const PASS = { 'ops-a': 'amber-harbour-41', 'ops-b': 'copper-lantern-52', viewer: 'quiet-meadow-63', admin: 'silver-compass-74' };
 let dataDir;
 let server;
 let url;
