@@ -64,17 +64,27 @@ pub struct Running {
     ops: Ops,
 }
 
-/// The control plane's prober and the alert scheduler.
+/// The control plane's prober, the alert scheduler, re-symbolication and
+/// the background schema migration.
 struct Ops {
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// How long shutdown waits for the background jobs to notice the stop
+/// signal before it aborts them: a job in the middle of queries to a hung
+/// store would otherwise hold the process for as long as its timeouts.
+const OPS_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Ops {
     async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        let deadline = tokio::time::Instant::now() + OPS_GRACE;
+        for mut t in self.tasks {
+            if tokio::time::timeout_at(deadline, &mut t).await.is_err() {
+                tracing::warn!("a background job did not stop within 5 s; aborted");
+                t.abort();
+            }
         }
     }
 }

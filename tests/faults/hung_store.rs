@@ -144,14 +144,22 @@ async fn scenario(name: &str, accept: bool) {
     }
     assert_eq!(refused, 3, "{name}: the spool never filled");
     let held = silent.held.lock().map(|v| v.len()).unwrap_or(0);
+    // Stopping does not wait for background jobs stuck on the store.
+    let stopping = Instant::now();
+    v.terminate();
+    let stop = stopping.elapsed();
     println!(
         "\nFAULT hung_store_{name} listening_ms={} first_202_ms={} readyz_ms={} accepted={accepted} \
-         refused_503={refused} connections_held={held}",
+         refused_503={refused} connections_held={held} stop_ms={}",
         listening.as_millis(),
         acked.as_millis(),
         took.as_millis(),
+        stop.as_millis(),
     );
-    v.terminate();
+    assert!(
+        stop < Duration::from_secs(20),
+        "{name}: SIGTERM took {stop:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
