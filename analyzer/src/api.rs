@@ -388,6 +388,7 @@ async fn performance(
             "packages": f.packages,
             "latency": f.latency.iter().map(|(k, d)| (k.clone(), dist_json(d))).collect::<serde_json::Map<_, _>>(),
             "latency_by_site": f.latency_cells.iter().map(|c| json!({"category": c.category, "site": c.site, "ip_family": c.ip_family, "n": c.dist.n, "p90": c.dist.p90, "mean": c.dist.mean})).collect::<Vec<_>>(),
+            "request_errors": f.request_errors,
         })))
     })
 }
