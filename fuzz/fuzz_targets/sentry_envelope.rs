@@ -93,7 +93,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let batches: Vec<Batch> = match it.ty.as_str() {
             "event" => vec![map::event(&ctx, index, &doc, attachment.clone())],
-            "session" => map::session(&ctx, index, &doc).into_iter().collect(),
+            "session" => map::session(&ctx, index, &doc).unwrap_or_default(),
             "sessions" => map::sessions(&ctx, index, &doc).unwrap_or_default(),
             "transaction" => map::transaction(&ctx, index, &doc).into_iter().collect(),
             "span" => map::spans(&ctx, index, &doc).into_iter().collect(),
