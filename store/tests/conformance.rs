@@ -5,7 +5,10 @@
 //! ClickHouse comes from `VITALS_TEST_CLICKHOUSE_URL` (`.ci/run` starts one).
 //! Without it the ClickHouse half is skipped locally and fails under CI.
 
+mod support;
+
 use std::collections::HashSet;
+use support::device;
 use vitals_protocol::*;
 use vitals_store::*;
 
@@ -39,23 +42,6 @@ fn rand_suffix() -> String {
         .map(|d| d.as_nanos())
         .unwrap_or(0);
     format!("{}_{}", std::process::id(), n % 1_000_000_007)
-}
-
-fn device() -> Device {
-    Device {
-        model: "SM-S9180".into(),
-        class: DeviceClass::Phone,
-        os_version: "14".into(),
-        screen: Screen {
-            width: 1080,
-            height: 2340,
-            density: 2.75,
-        },
-        abi: "arm64-v8a".into(),
-        rooted: false,
-        emulator: false,
-        device_id: None,
-    }
 }
 
 /// Builds the fixture fleet. Release 1.0.0: 40 users × 5 sessions, users

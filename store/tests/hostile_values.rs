@@ -13,7 +13,10 @@
 //! ClickHouse comes from `VITALS_TEST_CLICKHOUSE_URL` (`.ci/run` starts one);
 //! without it the ClickHouse half is skipped locally and fails under CI.
 
+mod support;
+
 use std::collections::HashSet;
+use support::device;
 use vitals_protocol::*;
 use vitals_store::query::{Cond, Filter, Measure, Query};
 use vitals_store::*;
@@ -66,20 +69,7 @@ fn batch(i: usize, version: &str) -> AcceptedBatch {
                 build: version.into(),
             },
             platform: Platform::Android,
-            device: Device {
-                model: "SM-S9180".into(),
-                class: DeviceClass::Phone,
-                os_version: "14".into(),
-                screen: Screen {
-                    width: 1080,
-                    height: 2340,
-                    density: 2.75,
-                },
-                abi: "arm64-v8a".into(),
-                rooted: false,
-                emulator: false,
-                device_id: None,
-            },
+            device: device(),
             network: Network {
                 ip_family: IpFamily::Dual,
                 carrier: "wifi".into(),
