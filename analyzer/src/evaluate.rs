@@ -10,6 +10,9 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use vitals_i18n::{Lang, Msg};
 
+mod evidence;
+pub use evidence::Evidence;
+
 impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,186 +48,6 @@ impl Reason {
                 Msg::ReasonUnprovenMore.render(lang, &[("more", more)])
             }
             Reason::Unproven { more: None } => Msg::ReasonUnproven.text(lang),
-        }
-    }
-}
-
-/// Why a value is what it is, in data (rendered per language).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Evidence {
-    None,
-    Sessions {
-        crashed: u64,
-        total: u64,
-    },
-    Users {
-        crashed: u64,
-        total: u64,
-    },
-    WorstModel {
-        model: String,
-        crashed: u64,
-        total: u64,
-    },
-    Group {
-        fingerprint: String,
-        exception: String,
-        users: u64,
-        total: u64,
-        urgent: usize,
-    },
-    Regressions {
-        fingerprints: Vec<String>,
-    },
-    Coverage {
-        covered: usize,
-        required: usize,
-        missing: Vec<String>,
-    },
-    Samples {
-        n: u64,
-    },
-    Models {
-        models: usize,
-        n: u64,
-    },
-    Package {
-        platform: String,
-        abi: String,
-    },
-    Notes {
-        chars: usize,
-    },
-    NoMinVersion,
-    MinVersion {
-        version: String,
-        days: f64,
-    },
-    Patch {
-        patch: String,
-        num: u64,
-        den: u64,
-    },
-    Requests {
-        failed: u64,
-        total: u64,
-        worst_site: String,
-    },
-    OpenGroup {
-        fingerprint: String,
-        days: f64,
-    },
-    SdkInit {
-        cold_starts: u64,
-        sdk_ms: f64,
-    },
-    Untrusted {
-        untrusted: u64,
-        total: u64,
-    },
-    NoOpenUrgent,
-}
-
-impl Evidence {
-    pub fn render(&self, lang: Lang) -> String {
-        match self {
-            Evidence::None => Msg::EvidenceNone.text(lang),
-            Evidence::Sessions { crashed, total } => {
-                Msg::EvidenceSessions.render(lang, &[("crashed", crashed), ("total", total)])
-            }
-            Evidence::Users { crashed, total } => {
-                Msg::EvidenceUsers.render(lang, &[("crashed", crashed), ("total", total)])
-            }
-            Evidence::WorstModel {
-                model,
-                crashed,
-                total,
-            } => Msg::EvidenceWorstModel.render(
-                lang,
-                &[("model", model), ("crashed", crashed), ("total", total)],
-            ),
-            Evidence::Group {
-                fingerprint,
-                exception,
-                users,
-                total,
-                urgent,
-            } => Msg::EvidenceGroup.render(
-                lang,
-                &[
-                    ("fingerprint", fingerprint),
-                    ("exception", exception),
-                    ("users", users),
-                    ("total", total),
-                    ("urgent", urgent),
-                ],
-            ),
-            Evidence::Regressions { fingerprints } if fingerprints.is_empty() => {
-                Msg::EvidenceRegressions.render(lang, &[("list", &"—")])
-            }
-            Evidence::Regressions { fingerprints } => {
-                Msg::EvidenceRegressions.render(lang, &[("list", &fingerprints.join(", "))])
-            }
-            Evidence::Coverage {
-                covered,
-                required,
-                missing,
-            } => {
-                let list = if missing.len() > 12 {
-                    format!("{} …(+{})", missing[..12].join(", "), missing.len() - 12)
-                } else {
-                    missing.join(", ")
-                };
-                Msg::EvidenceCoverage.render(
-                    lang,
-                    &[
-                        ("covered", covered),
-                        ("required", required),
-                        ("missing", &list),
-                    ],
-                )
-            }
-            Evidence::Samples { n } => Msg::EvidenceSamples.render(lang, &[("n", n)]),
-            Evidence::Models { models, n } => {
-                Msg::EvidenceModels.render(lang, &[("models", models), ("n", n)])
-            }
-            Evidence::Package { platform, abi } => {
-                Msg::EvidencePackage.render(lang, &[("platform", platform), ("abi", abi)])
-            }
-            Evidence::Notes { chars } => Msg::EvidenceNotes.render(lang, &[("chars", chars)]),
-            Evidence::NoMinVersion => Msg::EvidenceNoMinVersion.text(lang),
-            Evidence::MinVersion { version, days } => Msg::EvidenceMinVersion.render(
-                lang,
-                &[("version", version), ("days", &format!("{days:.1}"))],
-            ),
-            Evidence::Requests {
-                failed,
-                total,
-                worst_site,
-            } => Msg::EvidenceRequests.render(
-                lang,
-                &[("failed", failed), ("total", total), ("site", worst_site)],
-            ),
-            Evidence::OpenGroup { fingerprint, days } => Msg::EvidenceOpenGroup.render(
-                lang,
-                &[
-                    ("fingerprint", fingerprint),
-                    ("days", &format!("{days:.1}")),
-                ],
-            ),
-            Evidence::NoOpenUrgent => Msg::EvidenceNoOpenUrgent.text(lang),
-            Evidence::SdkInit {
-                cold_starts,
-                sdk_ms,
-            } => Msg::EvidenceSdkInit
-                .render(lang, &[("n", cold_starts), ("ms", &format!("{sdk_ms:.0}"))]),
-            Evidence::Untrusted { untrusted, total } => {
-                Msg::EvidenceUntrusted.render(lang, &[("untrusted", untrusted), ("total", total)])
-            }
-            Evidence::Patch { patch, num, den } => {
-                Msg::EvidencePatch.render(lang, &[("patch", patch), ("num", num), ("den", den)])
-            }
         }
     }
 }
@@ -283,6 +106,7 @@ impl RuleResult {
             Metric::ThirdPartyInitShare => Msg::MetricThirdPartyInitShare,
             Metric::UntrustedShare => Msg::MetricUntrustedShare,
             Metric::ReleaseNotes => Msg::MetricReleaseNotes,
+            Metric::UpgradePromptShare => Msg::MetricUpgradePromptShare,
             Metric::MinVersionNotice => Msg::MetricMinVersionNotice,
             Metric::HotUpdateSize => Msg::MetricHotUpdateSize,
             Metric::HotUpdateDelivery => Msg::MetricHotUpdateDelivery,
@@ -647,6 +471,27 @@ fn outcome(rule: &Rule, f: &Facts, est: Option<&QuantileEstimate>) -> Outcome {
                 Some(if chars > 0 { 1.0 } else { 0.0 }),
                 1,
                 Evidence::Notes { chars },
+            )
+        }
+        Metric::UpgradePromptShare => {
+            // 5.4b: nothing is due until a newer version exists.
+            let u = &f.upgrade;
+            if u.platforms.is_empty() {
+                return plain(None, 0, Evidence::UpgradeNotDue);
+            }
+            rate(
+                rule,
+                u.prompted(),
+                u.due(),
+                Evidence::UpgradePrompt {
+                    newest: u.newest(),
+                    prompted: u.prompted(),
+                    due: u.due(),
+                    accepted: u.accepted(),
+                    declined: u.declined(),
+                    later: u.later(),
+                    stale: u.stale_prompts(),
+                },
             )
         }
         Metric::MinVersionNotice => match &f.min_version {

@@ -212,6 +212,8 @@ pub struct Facts {
     pub notes: Option<String>,
     pub min_version: Option<MinVersion>,
     pub patches: Vec<Patch>,
+    /// In-app upgrade prompts of an older release (5.4b).
+    pub upgrade: crate::upgrade::UpgradePrompts,
 }
 
 /// Options of a gathering.
@@ -498,6 +500,7 @@ pub async fn gather(
     let (
         (summary, users_r, fatal_r, req_errors, release_patches, all_r, trusted_r, sdk_r),
         (by_model, groups, lifecycle, compat, cold, cpu, mem, install, latency, patches),
+        upgrade,
     ) = tokio::try_join!(
         async {
             tokio::try_join!(
@@ -525,6 +528,7 @@ pub async fn gather(
                 store.aggregate(&patches),
             )
         },
+        crate::upgrade::gather(store, cp, &f, &release.version),
     )?;
     let first = |rows: &[AggRow]| {
         rows.first().cloned().unwrap_or(AggRow {
@@ -773,6 +777,7 @@ pub async fn gather(
         notes: meta.as_ref().map(|m| m.notes.clone()),
         min_version: meta.and_then(|m| m.min_version),
         patches,
+        upgrade,
     })
 }
 

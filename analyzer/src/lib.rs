@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod policy;
 pub mod render;
 pub mod stats;
+pub mod upgrade;
 
 use evaluate::{Decision, RuleResult};
 use facts::{Facts, ReleaseRef, Scope};

@@ -31,6 +31,7 @@ pub enum Metric {
     ThirdPartyInitShare,
     UntrustedShare,
     ReleaseNotes,
+    UpgradePromptShare,
     MinVersionNotice,
     HotUpdateSize,
     HotUpdateDelivery,
@@ -61,6 +62,7 @@ impl Metric {
             Metric::ThirdPartyInitShare => "third_party_init_share",
             Metric::UntrustedShare => "untrusted_share",
             Metric::ReleaseNotes => "release_notes",
+            Metric::UpgradePromptShare => "upgrade_prompt_share",
             Metric::MinVersionNotice => "min_version_notice",
             Metric::HotUpdateSize => "hot_update_size",
             Metric::HotUpdateDelivery => "hot_update_delivery",
@@ -94,6 +96,7 @@ impl Metric {
             Metric::ThirdPartyInitShare => (&["5.7c"], &[Share]),
             Metric::UntrustedShare => (&["4.2.3"], &[Rate]),
             Metric::ReleaseNotes => (&["5.4a"], &[Present]),
+            Metric::UpgradePromptShare => (&["5.4b"], &[Rate]),
             Metric::MinVersionNotice => (&["5.4c"], &[Days]),
             Metric::HotUpdateSize => (&["5.4d"], &[Max]),
             Metric::HotUpdateDelivery | Metric::HotUpdateSuccess => (&["5.4e"], &[Rate]),
@@ -476,7 +479,7 @@ mod tests {
             p.rules.iter().map(|r| r.clause.as_str()).collect();
         for c in [
             "5.1a", "5.1b", "5.1c", "5.2a", "5.2b", "5.2c", "5.2d", "5.2e", "5.3a", "5.3b", "5.3c",
-            "5.3d", "5.3e", "5.3f", "5.4a", "5.4c", "5.4d", "5.4e",
+            "5.3d", "5.3e", "5.3f", "5.4a", "5.4b", "5.4c", "5.4d", "5.4e",
         ] {
             assert!(clauses.contains(c), "{c} missing");
         }

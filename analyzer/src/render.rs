@@ -36,7 +36,8 @@ fn format_with(metric: Metric, v: f64, extra: usize) -> String {
         | Metric::HotUpdateSuccess
         | Metric::RequestErrorRate
         | Metric::ThirdPartyInitShare
-        | Metric::UntrustedShare => num(v * 100.0, 2, "%"),
+        | Metric::UntrustedShare
+        | Metric::UpgradePromptShare => num(v * 100.0, 2, "%"),
         Metric::DeviceClassCoverage
         | Metric::OsVersionCoverage
         | Metric::ScreenCoverage

@@ -497,6 +497,7 @@ catalogue! {
     MetricUntrustedShare = "metric.untrusted_share" { zh: "Root/越狱设备及模拟器会话占比", en: "share of sessions on rooted or jailbroken devices and emulators" }
     MetricRequestErrorRate = "metric.request_error_rate" { zh: "请求失败率（{category}）", en: "request error rate ({category})" }
     MetricReleaseNotes = "metric.release_notes" { zh: "更新说明", en: "release notes" }
+    MetricUpgradePromptShare = "metric.upgrade_prompt_share" { zh: "应用内升级提示覆盖率（旧版本用户）", en: "share of an older release's users prompted in-app to upgrade" }
     MetricMinVersionNotice = "metric.min_version_notice" { zh: "最低版本限制提前通知天数", en: "days of notice before a minimum version is enforced" }
     MetricHotUpdateSize = "metric.hot_update_size" { zh: "热更新包大小（最大）", en: "hot update package size (largest)" }
     MetricHotUpdateDelivery = "metric.hot_update_delivery" { zh: "热更新送达率（最低）", en: "hot update delivery rate (lowest)" }
@@ -526,6 +527,8 @@ catalogue! {
     EvidenceNoOpenUrgent = "evidence.no_open_urgent" { zh: "没有未解决的紧急错误", en: "no urgent error is open" }
     EvidenceSdkInit = "evidence.sdk_init" { zh: "{n} 次带分段的冷启动，三方 SDK 初始化共 {ms} 毫秒", en: "{n} cold starts with a breakdown, {ms} ms initialising third-party SDKs" }
     EvidenceUntrusted = "evidence.untrusted" { zh: "{total} 个会话中 {untrusted} 个来自 Root/越狱设备或模拟器", en: "{untrusted} of {total} sessions on rooted or jailbroken devices or emulators" }
+    EvidenceUpgradePrompt = "evidence.upgrade_prompt" { zh: "最新版本 {newest} 发布后，{due} 个用户中 {prompted} 个看到了升级到该版本的提示（{accepted} 个接受，{declined} 个拒绝，{later} 个选择稍后）；另有 {stale} 次提示给出的不是最新版本", en: "since {newest} came out, {prompted} of {due} users were shown a prompt to upgrade to it ({accepted} accepted, {declined} declined, {later} chose later); {stale} prompts offered another version" }
+    EvidenceUpgradeNotDue = "evidence.upgrade_not_due" { zh: "本版本已是最新版本，尚无可提示升级的新版本", en: "this is the newest release: there is no newer version to prompt for yet" }
     EvidenceRequests = "evidence.requests" { zh: "{total} 个请求中 {failed} 个失败（传输错误、超时或 5xx）；失败率最高的站点：{site}", en: "{failed} of {total} requests failed (transport error, timeout or 5xx); worst site: {site}" }
 
     // ---- CLI ---------------------------------------------------------------

@@ -15,6 +15,7 @@ pub enum Event {
     Install(InstallEvent),
     Network(NetworkEvent),
     HotUpdate(HotUpdateEvent),
+    UpgradePrompt(UpgradePromptEvent),
     Custom(CustomEvent),
 }
 
@@ -28,6 +29,7 @@ impl Event {
             Event::Install(e) => e.ts,
             Event::Network(e) => e.ts,
             Event::HotUpdate(e) => e.ts,
+            Event::UpgradePrompt(e) => e.ts,
             Event::Custom(e) => e.ts,
         }
     }
@@ -41,6 +43,7 @@ impl Event {
             Event::Install(_) => EventKind::Install,
             Event::Network(_) => EventKind::Network,
             Event::HotUpdate(_) => EventKind::HotUpdate,
+            Event::UpgradePrompt(_) => EventKind::UpgradePrompt,
             Event::Custom(_) => EventKind::Custom,
         }
     }
@@ -57,11 +60,12 @@ pub enum EventKind {
     Install,
     Network,
     HotUpdate,
+    UpgradePrompt,
     Custom,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Session,
         EventKind::Crash,
         EventKind::ColdStart,
@@ -69,6 +73,7 @@ impl EventKind {
         EventKind::Install,
         EventKind::Network,
         EventKind::HotUpdate,
+        EventKind::UpgradePrompt,
         EventKind::Custom,
     ];
 
@@ -81,6 +86,7 @@ impl EventKind {
             EventKind::Install => "install",
             EventKind::Network => "network",
             EventKind::HotUpdate => "hot_update",
+            EventKind::UpgradePrompt => "upgrade_prompt",
             EventKind::Custom => "custom",
         }
     }
@@ -398,6 +404,47 @@ impl HotUpdateStage {
             HotUpdateStage::Applied => "applied",
             HotUpdateStage::Failed => "failed",
             HotUpdateStage::RolledBack => "rolled_back",
+        }
+    }
+}
+
+/// An in-app prompt to upgrade to a newer version (5.4b) and what the user
+/// did with it. Send `shown` when the prompt appears and the answer when
+/// the user gives one; an answer alone also means the prompt was shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradePromptEvent {
+    pub ts: i64,
+    /// The version the prompt offered (the client config's
+    /// `latest.version`).
+    pub target_version: String,
+    pub outcome: UpgradeOutcome,
+    /// Where in the app it was shown (a screen or trigger name), `""` when
+    /// not given.
+    #[serde(default)]
+    pub placement: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpgradeOutcome {
+    /// The prompt appeared; the user has not answered (yet).
+    Shown,
+    /// The user chose to upgrade (went to the store or the download).
+    Accepted,
+    /// The user refused.
+    Declined,
+    /// The user asked to be reminded later.
+    Later,
+}
+
+impl UpgradeOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpgradeOutcome::Shown => "shown",
+            UpgradeOutcome::Accepted => "accepted",
+            UpgradeOutcome::Declined => "declined",
+            UpgradeOutcome::Later => "later",
         }
     }
 }

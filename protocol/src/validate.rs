@@ -471,6 +471,10 @@ impl Checker<'_> {
                 self.id(&format!("{p}.patch_id"), &h.patch_id)?;
                 self.short(&format!("{p}.error_code"), &h.error_code, true)
             }
+            Event::UpgradePrompt(u) => {
+                self.short(&format!("{p}.target_version"), &u.target_version, false)?;
+                self.short(&format!("{p}.placement"), &u.placement, true)
+            }
             Event::Custom(c) => {
                 self.short(&format!("{p}.name"), &c.name, false)?;
                 if !c.value.is_finite() {

@@ -440,6 +440,14 @@ fn fill<'a>(r: &mut EventRow<'a>, ev: &'a Event) {
             r.error_code = &h.error_code;
             r.bucket_a = bucket(h.package_bytes as f64);
         }
+        // 5.4b: the offered version goes where a hot update keeps the
+        // package it offers, the outcome where it keeps its stage, the
+        // placement where custom events keep their name.
+        Event::UpgradePrompt(u) => {
+            r.patch_id = &u.target_version;
+            r.stage = u.outcome.as_str();
+            r.name = &u.placement;
+        }
         Event::Custom(c) => {
             r.name = &c.name;
             r.stage = c.kind.as_str();

@@ -34,6 +34,7 @@ fn set_ts(e: &mut Event, ts: i64) {
         Event::Install(e) => e.ts = ts,
         Event::Network(e) => e.ts = ts,
         Event::HotUpdate(e) => e.ts = ts,
+        Event::UpgradePrompt(e) => e.ts = ts,
         Event::Custom(e) => e.ts = ts,
     }
 }

@@ -79,7 +79,8 @@ pub fn fmt_value(cx: &Ctx, metric: vitals_analyzer::policy::Metric, v: Option<f6
         | M::HotUpdateSuccess
         | M::RequestErrorRate
         | M::ThirdPartyInitShare
-        | M::UntrustedShare => crate::fmt::pct(Some(v)),
+        | M::UntrustedShare
+        | M::UpgradePromptShare => crate::fmt::pct(Some(v)),
         M::PackageSize | M::HotUpdateSize => crate::fmt::bytes(v as u64),
         M::InstallTime | M::ColdStart | M::ServerLatency => crate::fmt::ms(Some(v)),
         M::Cpu => format!("{v:.1}%"),
