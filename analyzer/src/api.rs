@@ -410,6 +410,7 @@ async fn updates(
         Ok(HttpResponse::Ok().json(json!({
             "app": app, "release": e.release, "patches": patches,
             "notes": e.facts.notes, "min_version": e.facts.min_version,
+            "upgrade_prompts": e.facts.upgrade,
         })))
     })
 }

@@ -348,6 +348,17 @@ catalogue! {
     WebUnsymbolicated = "web.unsymbolicated" { zh: "（未符号化）", en: "(not symbolicated)" }
     WebUpdateTargets = "web.update_targets" { zh: "目标：送达率 ≥ {delivery}，成功率 ≥ {success}（条款 5.4e）", en: "targets: delivery ≥ {delivery}, success ≥ {success} (clause 5.4e)" }
     WebUpdatesTitle = "web.updates_title" { zh: "热更新", en: "Updates" }
+    WebUpgradePrompts = "web.upgrade_prompts" { zh: "应用内升级提示（5.4b）", en: "In-app upgrade prompts (5.4b)" }
+    WebUpgradeTarget = "web.upgrade_target" { zh: "目标：旧版本用户中看到升级到最新版本提示的比例 ≥ {share}", en: "target: ≥ {share} of an older release's users shown a prompt to upgrade to the newest version" }
+    WebNewestVersion = "web.newest_version" { zh: "最新版本", en: "Newest version" }
+    WebOutSince = "web.out_since" { zh: "发布时间", en: "Out since" }
+    WebUsersDue = "web.users_due" { zh: "应提示用户", en: "Users due" }
+    WebUsersPrompted = "web.users_prompted" { zh: "已提示用户", en: "Users prompted" }
+    WebPromptShare = "web.prompt_share" { zh: "提示覆盖率", en: "Prompted share" }
+    WebPromptAccepted = "web.prompt_accepted" { zh: "接受", en: "Accepted" }
+    WebPromptDeclined = "web.prompt_declined" { zh: "拒绝", en: "Declined" }
+    WebPromptLater = "web.prompt_later" { zh: "稍后提醒", en: "Later" }
+    WebStalePrompts = "web.stale_prompts" { zh: "提示旧版本次数", en: "Prompts for an older version" }
     WebUrgency = "web.urgency" { zh: "紧急程度", en: "Urgency" }
     WebUrgent = "web.urgent" { zh: "紧急", en: "urgent" }
     WebUrgentGroups = "web.urgent_groups" { zh: "未解决的紧急崩溃分组", en: "Open urgent crash groups" }

@@ -191,7 +191,7 @@ after(async () => {
 
 test('sessions, crashes, network timings, hot updates, consent and an offline period, end to end', { skip }, async (t) => {
   // What the simulated app does, counted by the test itself.
-  const did = { session: 0, crash: 0, cold_start: 0, network: 0, hot_update: 0, custom: 0 };
+  const did = { session: 0, crash: 0, cold_start: 0, network: 0, hot_update: 0, upgrade_prompt: 0, custom: 0 };
   let sessionStarts = 0;
   let crashedSessions = 0;
   let fatalCrashes = 0;
@@ -262,6 +262,10 @@ test('sessions, crashes, network timings, hot updates, consent and an offline pe
     did.custom += 3;
     for (const stage of ['offered', 'downloaded', 'applied']) v.hotUpdate('p-3.4.1', stage, { packageBytes: 524288 });
     did.hot_update += 3;
+    // 5.4b: the app prompts to upgrade to 3.5.0; the user asks to be reminded later.
+    v.upgradePrompt('shown', { targetVersion: '3.5.0', placement: 'home' });
+    v.upgradePrompt('later', { targetVersion: '3.5.0', placement: 'home' });
+    did.upgrade_prompt += 2;
     win.hide(); // background: flushed at once, the session ends after 250 ms
     await waitFor(() => v.sessionId === undefined, 'the session to end in the background');
     did.session++; // S1 end ok
@@ -315,6 +319,9 @@ test('sessions, crashes, network timings, hot updates, consent and an offline pe
     sessionStarts++, did.session++;
     did.network += 1;
     did.hot_update += 2;
+    // Not usage analytics: the app's own upgrade prompt (5.4b) is sent without it.
+    v.upgradePrompt('declined', { targetVersion: '3.5.0' });
+    did.upgrade_prompt++;
     win.hide();
     await waitFor(() => v.sessionId === undefined, 'the session to end in the background');
     did.session++; // ended ok after the background timeout
@@ -372,7 +379,7 @@ test('sessions, crashes, network timings, hot updates, consent and an offline pe
   assert.equal(run2.duplicate, 0, 'nothing stored twice');
 
   // ---- What the server counted is what the app did.
-  const kinds = ['session', 'crash', 'cold_start', 'perf', 'install', 'network', 'hot_update', 'custom'];
+  const kinds = ['session', 'crash', 'cold_start', 'perf', 'install', 'network', 'hot_update', 'upgrade_prompt', 'custom'];
   const accepted = Object.fromEntries(kinds.map((k) => [k, (run1.accepted[k] || 0) + (run2.accepted[k] || 0)]));
   assert.deepEqual(accepted, { ...did, perf: 0, install: 0 });
   // And what the SDK put on the wire (acknowledged requests), event by event.
@@ -440,12 +447,31 @@ async function analyzerCheck(st) {
     return;
   }
   assert.equal(u.status, 200, await u.clone().text());
-  const patch = (await u.json()).patches.find((p) => p.patch_id === 'p-3.4.1');
+  const updates = await u.json();
+  const patch = updates.patches.find((p) => p.patch_id === 'p-3.4.1');
   // A offered, downloaded, applied; B offered, failed; C offered (while offline).
   assert.deepEqual(
     { offered: patch.offered, downloaded: patch.downloaded, applied: patch.applied, failed: patch.failed, rolled_back: patch.rolled_back, max_bytes: patch.max_bytes },
     { offered: 3, downloaded: 1, applied: 1, failed: 1, rolled_back: 0, max_bytes: 524288 },
   );
+  // 5.4b: the release is the newest: nothing is due yet.
+  assert.deepEqual(updates.upgrade_prompts, { platforms: [] });
+  // Once 3.5.0 is registered (released before any of this), every user of
+  // 3.4.0 was due a prompt; A (shown, later) and B (declined) got one.
+  const reg = await fetch(`${server.url}/api/v1/apps/${APP}/releases`, {
+    method: 'POST',
+    headers: { ...auth.headers, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ version: '3.5.0', build: '350', notes: 'new', released_at: 1 }),
+  });
+  assert.equal(reg.status, 201, await reg.clone().text());
+  const due = (await (await fetch(`${server.url}/api/v1/apps/${APP}/releases/${rel}/updates`, auth)).json()).upgrade_prompts;
+  assert.deepEqual(due.platforms, [
+    { platform: 'android', newest: '3.5.0', since: 1, due: 3, prompted: 2, accepted: 0, declined: 1, later: 1, stale_prompts: 0 },
+  ]);
+  const c = await (await fetch(`${server.url}/api/v1/apps/${APP}/releases/${rel}/compliance`, auth)).json();
+  const r54b = c.rules.find((r) => r.id === '5.4b/upgrade_prompt_share');
+  assert.equal(r54b.value, 2 / 3);
+  assert.equal(r54b.verdict, 'insufficient_data', 'fewer than 100 users');
   const p = await (await fetch(`${server.url}/api/v1/apps/${APP}/releases/${rel}/performance`, auth)).json();
   assert.equal(p.cold_start.n, 3);
   // 5.3f: response times of answered requests; the timeout (status 0) is

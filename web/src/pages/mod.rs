@@ -10,6 +10,7 @@ pub mod overview;
 pub mod perf;
 pub mod release;
 pub mod updates;
+pub mod upgrade;
 
 use crate::ctx::Ctx;
 use maud::{Markup, html};

@@ -116,6 +116,7 @@ pub async fn page(
             p class="muted" { (cx.r(Msg::WebUpdateTargets, &[("delivery", &fmt::pct(Some(delivery_t))), ("success", &fmt::pct(Some(success_t)))])) }
             @if funnels.is_empty() { p { (cx.t(Msg::WebNoPatches)) } }
             @for f in &funnels { (f) }
+            (crate::pages::upgrade::section(&cx, &e))
             h2 { (cx.t(Msg::WebRollouts)) }
             (rollouts_table(&cx, &app, &back, &rollouts, act))
         };

@@ -9,7 +9,7 @@
  */
 import type { Adapter, CaughtError, Hooks, HttpResponse } from './adapter.js';
 import { CONFIG_PATH, SIGNATURE_HEADER, compareVersions, inRollout, verifyConfig } from './config.js';
-import type { ClientConfig, Emergency, MinVersion, Rollout, Site, SiteAddress } from './config.js';
+import type { ClientConfig, Emergency, Latest, MinVersion, Rollout, Site, SiteAddress } from './config.js';
 import { DROP_REPORT, Outbox } from './queue.js';
 import { scrub } from './scrub.js';
 import { hashUserId, signedHeaders } from './sign.js';
@@ -29,8 +29,9 @@ import type {
   ServiceCategory,
   SessionStatus,
   Span,
+  UpgradeOutcome,
 } from './types.js';
-import { G, asciiJson, bytesToLatin1, clip, errorText, latin1, toId, uint, uuid } from './util.js';
+import { G, asciiJson, bytesToLatin1, clip, errorText, label, latin1, toId, uint, uuid } from './util.js';
 
 export interface ConsentChoice {
   /** Usage analytics at all (4.3.1). */
@@ -85,6 +86,8 @@ export interface VitalsOptions {
   onConfig?(c: ClientConfig): void;
   onEmergency?(e: Emergency): void;
   onMinVersion?(m: MinVersion & { current: string }): void;
+  /** A newer version is out and the server asks this release to prompt (5.4b): show the prompt, report it with `upgradePrompt`. */
+  onUpgrade?(l: Latest & { current: string }): void;
   onSites?(s: Site[]): void;
   onRollouts?(r: Rollout[]): void;
   onConfigRejected?(reason: string): void;
@@ -364,6 +367,18 @@ export class Vitals {
       package_bytes: uint(extra.packageBytes, Number.MAX_SAFE_INTEGER),
       error_code: clip(extra.errorCode, 256),
     });
+  }
+
+  /**
+   * An in-app prompt to upgrade (5.4b): `shown` when it appears, then the user's answer
+   * (`accepted`, `declined`, `later`). The offered version defaults to the trusted config's
+   * `latest.version`; with neither, nothing is recorded and it returns false.
+   */
+  upgradePrompt(outcome: UpgradeOutcome, opts: { targetVersion?: string; placement?: string } = {}): boolean {
+    const target = label(opts.targetVersion || this.cfg_?.latest?.version);
+    if (!target) return false;
+    this.add_({ type: 'upgrade_prompt', ts: this.now_(), target_version: target, outcome, placement: label(opts.placement) });
+    return true;
   }
 
   /** An install or update install (5.3a, 5.3b). */
@@ -808,6 +823,8 @@ export class Vitals {
     if (mv && (compareVersions(cur.version, mv.version) || compareVersions(cur.build || '0', mv.build || '0')) < 0) {
       o.onMinVersion?.({ ...mv, current: cur.version });
     }
+    const up = c.latest;
+    if (up && up.prompt && compareVersions(cur.version, up.version) < 0) o.onUpgrade?.({ ...up, current: cur.version });
     if (c.sites) o.onSites?.(c.sites);
     if (c.rollouts) o.onRollouts?.(c.rollouts);
     return c;

@@ -43,6 +43,17 @@ export interface MinVersion {
   url?: string;
 }
 
+/** The newest version of this platform (5.4a, 5.4b). */
+export interface Latest {
+  version: string;
+  build?: string;
+  notes?: Text;
+  /** Store or download page. */
+  url?: string;
+  /** The server asks this release to prompt its users to upgrade: it is older than `version`. */
+  prompt?: boolean;
+}
+
 export interface SiteAddress {
   /** Base URL, e.g. `https://203.0.113.10:443` or `https://[2001:db8::10]`. */
   url: string;
@@ -76,6 +87,7 @@ export interface ClientConfig {
   expires_at: number;
   emergency?: Emergency | null;
   min_version?: MinVersion | null;
+  latest?: Latest | null;
   sites?: Site[];
   rollouts?: Rollout[];
 }

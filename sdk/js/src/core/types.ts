@@ -10,6 +10,7 @@ export type IpFamily = 'unknown' | 'ipv4' | 'ipv6' | 'dual';
 export type ServiceCategory = 'trade' | 'quote' | 'bus' | 'other';
 export type HotUpdateStage = 'offered' | 'downloaded' | 'applied' | 'failed' | 'rolled_back';
 export type SessionStatus = 'ok' | 'crashed' | 'abnormal';
+export type UpgradeOutcome = 'shown' | 'accepted' | 'declined' | 'later';
 
 export interface Release {
   version: string;
@@ -140,6 +141,14 @@ export interface HotUpdateEvent {
   error_code?: string;
 }
 
+export interface UpgradePromptEvent {
+  type: 'upgrade_prompt';
+  ts: number;
+  target_version: string;
+  outcome: UpgradeOutcome;
+  placement?: string;
+}
+
 export interface CustomEvent {
   type: 'custom';
   ts: number;
@@ -156,6 +165,7 @@ export type Event =
   | InstallEvent
   | NetworkEvent
   | HotUpdateEvent
+  | UpgradePromptEvent
   | CustomEvent;
 
 export type EventKind = Event['type'];

@@ -139,6 +139,11 @@ export function toId(s: unknown, fallback = 'unknown'): string {
   return v || fallback;
 }
 
+/** A short label as the protocol takes it: no control or bidirectional characters, at most 256 UTF-8 bytes. */
+export function label(s: unknown): string {
+  return clip(String(s == null ? '' : s).replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g, ''), 256);
+}
+
 /** A non-negative integer no larger than `max`. */
 export function uint(n: unknown, max = 86_400_000): number {
   const v = Math.round(Number(n));
