@@ -56,7 +56,7 @@ async fn main() {
     for _ in 0..REPS {
         let t = Instant::now();
         ch.execute(
-            "SELECT countIf(kind = 'session' AND session_phase = 'start'), countIf(kind = 'session' AND session_phase = 'end' AND session_status = 'crashed')
+            "SELECT countIf(kind = 'session' AND s_new = 1), countIf(kind = 'session' AND s_crash = 1)
              FROM events WHERE app_id = 'bench' AND version = '9.0.0' FORMAT Null",
         )
         .await

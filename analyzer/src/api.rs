@@ -479,7 +479,7 @@ async fn timeseries(
                     // Time series are charts: day sketches, not exact sets.
                     measures: vec![
                         Measure::UsersApprox(None),
-                        Measure::UsersApprox(Some(Cond::FatalCrash)),
+                        Measure::UsersApprox(Some(Cond::CrashedUser)),
                     ],
                     ..Default::default()
                 },

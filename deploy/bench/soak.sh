@@ -72,11 +72,12 @@ stored() { curl -fs "http://$listen/metrics" | awk '/^vitals_events_stored_total
 acked=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events_accepted"])' "$work/report.json")
 for _ in $(seq 1200); do [ "$(stored)" = "$acked" ] && break; sleep 0.1; done
 drain_end=$(date +%s)
-rows=$(chq "SELECT count() FROM vitals.events WHERE app_id = 'soak'")
+# Client events only (not the session rows the store derives from crashes).
+rows=$(chq "SELECT count() FROM vitals.events WHERE app_id = 'soak' AND bitAnd(seq, 2147483648) = 0")
 # Distinct (batch, seq) counted per batch: a set of at most a batch's
 # events at a time, not one of every event (tens of millions of keys would
 # pass the server's memory limit).
-distinct=$(chq "SELECT sum(u) FROM (SELECT batch_id, uniqExact(seq) AS u FROM vitals.events WHERE app_id = 'soak' GROUP BY batch_id)")
+distinct=$(chq "SELECT sum(u) FROM (SELECT batch_id, uniqExact(seq) AS u FROM vitals.events WHERE app_id = 'soak' AND bitAnd(seq, 2147483648) = 0 GROUP BY batch_id)")
 
 python3 - "$work/report.json" "$work/rss" "$rows" "$distinct" "$(stored)" "$secs" "$rate" "$epb" "$(git rev-parse --short HEAD)" <<'PY'
 import json, statistics, sys, datetime

@@ -54,10 +54,17 @@ pub enum Col {
 /// A row condition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Cond {
+    /// The row that counts its session (each session once, see
+    /// [`crate::sessions`]); the name is kept from when starts were counted.
     SessionStart,
+    /// The row that counts its session's crash (an end with status
+    /// `crashed` or a fatal crash naming it, once per session).
     SessionCrashed,
     SessionAbnormal,
     FatalCrash,
+    /// A row that makes its user a crashed user: a fatal crash event of
+    /// theirs, or the crash of one of their sessions (either signal).
+    CrashedUser,
     HasCpu,
     HasMemory,
     /// Network request that failed (status 0 or ≥ 500).
@@ -213,14 +220,11 @@ pub(crate) fn col(c: Col) -> &'static str {
 
 pub(crate) fn cond(d: Dialect, c: &Cond) -> String {
     match c {
-        Cond::SessionStart => "(kind = 'session' AND session_phase = 'start')".into(),
-        Cond::SessionCrashed => {
-            "(kind = 'session' AND session_phase = 'end' AND session_status = 'crashed')".into()
-        }
-        Cond::SessionAbnormal => {
-            "(kind = 'session' AND session_phase = 'end' AND session_status = 'abnormal')".into()
-        }
+        Cond::SessionStart => "(kind = 'session' AND s_new = 1)".into(),
+        Cond::SessionCrashed => "(kind = 'session' AND s_crash = 1)".into(),
+        Cond::SessionAbnormal => "(kind = 'session' AND s_abn = 1)".into(),
         Cond::FatalCrash => "(kind = 'crash' AND fatal = 1)".into(),
+        Cond::CrashedUser => "((kind = 'crash' AND fatal = 1) OR s_crash = 1)".into(),
         Cond::HasCpu => "(cpu_pct IS NOT NULL)".into(),
         Cond::HasMemory => "(memory_mb IS NOT NULL)".into(),
         Cond::RequestFailed => {

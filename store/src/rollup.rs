@@ -351,7 +351,7 @@ fn sketch_measure(m: &Measure, all_kinds: bool) -> Option<String> {
     let c = match m {
         Measure::UsersApprox(None) if all_kinds => "users",
         Measure::UsersApprox(None) => "active_users",
-        Measure::UsersApprox(Some(Cond::FatalCrash)) => "fatal_users",
+        Measure::UsersApprox(Some(Cond::CrashedUser)) => "fatal_users",
         _ => return None,
     };
     let f = if c == "users" {
@@ -366,7 +366,7 @@ fn user_measure(d: Dialect, m: &Measure, all_kinds: bool) -> Option<String> {
     let cond = match m {
         Measure::Users(None) | Measure::UsersApprox(None) if all_kinds => "n > 0",
         Measure::Users(None) | Measure::UsersApprox(None) => "active > 0",
-        Measure::Users(Some(Cond::FatalCrash)) | Measure::UsersApprox(Some(Cond::FatalCrash)) => {
+        Measure::Users(Some(Cond::CrashedUser)) | Measure::UsersApprox(Some(Cond::CrashedUser)) => {
             "fatals > 0"
         }
         _ => return None,

@@ -9,7 +9,7 @@ use crate::query::{Dialect, lit};
 
 /// Version of the rollup layout; a store whose rollups carry another
 /// version reads raw rows until `migrate` rebuilds them.
-pub(crate) const ROLLUP_VERSION: u32 = 5;
+pub(crate) const ROLLUP_VERSION: u32 = 6;
 
 /// What the settings table records for rollups built in `tz`.
 pub(crate) fn stamp(tz: &str) -> String {
@@ -89,15 +89,11 @@ const FEEDS: &[Feed] = &[
         ],
         values: &[
             ("n", "1"),
-            ("starts", "$session_phase = 'start'"),
-            (
-                "crashed",
-                "($session_phase = 'end' AND $session_status = 'crashed')",
-            ),
-            (
-                "abnormal",
-                "($session_phase = 'end' AND $session_status = 'abnormal')",
-            ),
+            // Session identity flags (crate::sessions): each session, its
+            // crash and its abnormal end count once.
+            ("starts", "$s_new"),
+            ("crashed", "$s_crash"),
+            ("abnormal", "$s_abn"),
         ],
         extremes: &[("first_ts", Ext::Min), ("last_ts", Ext::Max)],
         clickhouse: true,
@@ -209,7 +205,12 @@ const USER_KEYS: &[(&str, &str)] = &[
 const USER_VALUES: &[(&str, &str)] = &[
     ("n", "1"),
     ("active", "($kind IN ('session', 'crash'))"),
-    ("fatals", "($kind = 'crash' AND $fatal = 1)"),
+    // A user crashed when a fatal crash event is theirs or one of their
+    // sessions crashed (either signal; crate::sessions).
+    (
+        "fatals",
+        "(($kind = 'crash' AND $fatal = 1) OR $s_crash = 1)",
+    ),
 ];
 
 /// Column types for ClickHouse (SQLite takes them untyped).
@@ -429,7 +430,7 @@ fn sketch_select(tz: &str, source: &str) -> String {
             toInt64(countIf(kind IN ('session', 'crash'))) AS active,
             uniqCombinedState(user_key) AS users,
             uniqCombinedIfState(user_key, toUInt8(kind IN ('session', 'crash'))) AS active_users,
-            uniqCombinedIfState(user_key, toUInt8(kind = 'crash' AND fatal = 1)) AS fatal_users
+            uniqCombinedIfState(user_key, toUInt8((kind = 'crash' AND fatal = 1) OR s_crash = 1)) AS fatal_users
          FROM {source} GROUP BY app_id, version, build, environment, untrusted, day",
         tz = lit(Dialect::ClickHouse, tz)
     )

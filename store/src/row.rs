@@ -77,6 +77,11 @@ pub struct EventRow<'a> {
     pub bucket_b: i16,
     /// Deployment environment, '' when not given.
     pub environment: &'a str,
+    /// Session identity flags (see [`crate::sessions`]): this row counts
+    /// its session, its session's crash, its session's abnormal end.
+    pub s_new: u8,
+    pub s_crash: u8,
+    pub s_abn: u8,
 }
 
 /// Column names in table order (shared by both backends' DDL and inserts).
@@ -136,6 +141,9 @@ pub const COLUMNS: &[&str] = &[
     "bucket_a",
     "bucket_b",
     "environment",
+    "s_new",
+    "s_crash",
+    "s_abn",
 ];
 
 /// `name` of a cold-start row that reported a breakdown (spans).
@@ -351,6 +359,9 @@ pub fn rows_from_batch<'a>(
         bucket_a: BUCKET_NONE,
         bucket_b: BUCKET_NONE,
         environment: b.environment.as_deref().unwrap_or(""),
+        s_new: 0,
+        s_crash: 0,
+        s_abn: 0,
     };
     let rows = b
         .events
@@ -458,8 +469,72 @@ fn fill<'a>(r: &mut EventRow<'a>, ev: &'a Event) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A row with every column empty (for unit tests of row logic).
+    pub(crate) fn blank() -> EventRow<'static> {
+        EventRow {
+            app_id: "app",
+            batch_id: "b",
+            seq: 0,
+            kind: "",
+            ts: 0,
+            ts_ms: 0,
+            received_at: 0,
+            platform: "android",
+            version: "1.0",
+            build: "1",
+            device_model: "",
+            device_class: "phone",
+            os_version: "",
+            os_major: 0,
+            screen_w: 0,
+            screen_h: 0,
+            density: 0.0,
+            abi: "",
+            rooted: 0,
+            emulator: 0,
+            net_family: "",
+            carrier: "",
+            install_id: "i1",
+            user_id: "",
+            user_key: Cow::Borrowed("i:i1"),
+            device_id: "",
+            client_ip: "",
+            session_id: "",
+            session_phase: "",
+            session_status: "",
+            duration_ms: 0,
+            foreground_ms: 0,
+            crash_id: "",
+            exception_type: "",
+            message: "",
+            fatal: 0,
+            handled: 0,
+            payload: Cow::Borrowed(""),
+            cpu_pct: None,
+            memory_mb: None,
+            package_bytes: 0,
+            category: "",
+            site: "",
+            status_code: 0,
+            req_family: "",
+            patch_id: "",
+            stage: "",
+            error_code: "",
+            name: "",
+            value: 0.0,
+            fingerprint: Cow::Borrowed(""),
+            screen_class: "unknown",
+            bucket_a: BUCKET_NONE,
+            bucket_b: BUCKET_NONE,
+            environment: "",
+            s_new: 0,
+            s_crash: 0,
+            s_abn: 0,
+        }
+    }
 
     #[test]
     fn os_major_parses_leading_number() {

@@ -6,11 +6,12 @@
 //! commit together.
 
 use crate::row::{COLUMNS, EventRow, rows_from_batch};
+use crate::sessions::{self, SessionState};
 use crate::{
     InsertOutcome, KindCount, MigrationReport, ReleaseSummary, Result, Store, dedup_in_chunk,
 };
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use vitals_protocol::AcceptedBatch;
@@ -26,8 +27,9 @@ pub struct SqliteStore {
     rollups: Arc<Mutex<Option<Option<String>>>>,
 }
 
-const MIGRATIONS: &[(u32, &str, &str)] = &[(
-    1,
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
     "events and batch ledger",
     "CREATE TABLE IF NOT EXISTS events (
         app_id TEXT NOT NULL, batch_id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -55,7 +57,37 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[(
         app_id TEXT NOT NULL, batch_id TEXT NOT NULL, received_at INTEGER NOT NULL,
         events INTEGER NOT NULL, PRIMARY KEY (app_id, batch_id)
     ) WITHOUT ROWID;",
-)];
+    ),
+    (
+        2,
+        "session identity",
+        // Rows stored before: each session counted by its first session row,
+        // its crash and abnormal end by the first end saying so (a fatal
+        // crash naming a session counts from this version on).
+        "ALTER TABLE events ADD COLUMN s_new INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN s_crash INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE events ADD COLUMN s_abn INTEGER NOT NULL DEFAULT 0;
+    UPDATE events SET s_new = 1 WHERE rowid IN (
+        SELECT MIN(rowid) FROM events WHERE kind = 'session'
+        GROUP BY app_id, install_id, session_id);
+    UPDATE events SET s_crash = 1 WHERE rowid IN (
+        SELECT MIN(rowid) FROM events
+        WHERE kind = 'session' AND session_phase = 'end' AND session_status = 'crashed'
+        GROUP BY app_id, install_id, session_id);
+    UPDATE events SET s_abn = 1 WHERE rowid IN (
+        SELECT MIN(rowid) FROM events
+        WHERE kind = 'session' AND session_phase = 'end' AND session_status = 'abnormal'
+        GROUP BY app_id, install_id, session_id);
+    CREATE TABLE IF NOT EXISTS session_ledger (
+        app_id TEXT NOT NULL, install_id TEXT NOT NULL, session_id TEXT NOT NULL,
+        counted INTEGER NOT NULL, crashed INTEGER NOT NULL, abnormal INTEGER NOT NULL,
+        PRIMARY KEY (app_id, install_id, session_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO session_ledger
+        SELECT app_id, install_id, session_id, MAX(s_new), MAX(s_crash), MAX(s_abn)
+        FROM events WHERE kind = 'session' GROUP BY app_id, install_id, session_id;",
+    ),
+];
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
@@ -300,7 +332,10 @@ fn insert_row(stmt: &mut rusqlite::Statement<'_>, r: &EventRow<'_>) -> rusqlite:
         r.screen_class,
         r.bucket_a,
         r.bucket_b,
-        r.environment
+        r.environment,
+        r.s_new,
+        r.s_crash,
+        r.s_abn
     ])
 }
 
@@ -330,9 +365,10 @@ fn insert_tx(
                 out.duplicate_rows += b.batch.events.len();
                 continue;
             }
-            let (rows, erased_n) = rows_from_batch(b, erased);
+            let (mut rows, erased_n) = rows_from_batch(b, erased);
             out.erased_rows += erased_n;
-            for r in &rows {
+            let derived = session_flags(&tx, &mut rows)?;
+            for r in rows.iter().chain(&derived) {
                 insert_row(&mut ins, r)?;
             }
             ledger.execute(params![
@@ -347,6 +383,50 @@ fn insert_tx(
     }
     tx.commit()?;
     Ok(out)
+}
+
+/// Session identity (crate::sessions) inside the inserting transaction:
+/// reads the ledger for the rows' sessions, flags the rows, writes the
+/// changed states back. Returns the derived rows to insert.
+fn session_flags<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &mut [EventRow<'a>],
+) -> rusqlite::Result<Vec<EventRow<'a>>> {
+    let keys = sessions::keys(rows);
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut get = tx.prepare_cached(
+        "SELECT counted, crashed, abnormal FROM session_ledger
+         WHERE app_id = ? AND install_id = ? AND session_id = ?",
+    )?;
+    let mut states = HashMap::with_capacity(keys.len());
+    for k in keys {
+        let st = get
+            .query_row(params![k.0, k.1, k.2], |r| {
+                Ok(SessionState {
+                    counted: r.get::<_, i64>(0)? != 0,
+                    crashed: r.get::<_, i64>(1)? != 0,
+                    abnormal: r.get::<_, i64>(2)? != 0,
+                })
+            })
+            .optional()?;
+        if let Some(st) = st {
+            states.insert(k, st);
+        }
+    }
+    let (derived, changed) = sessions::assign(rows, &mut states);
+    let mut put = tx.prepare_cached(
+        "INSERT INTO session_ledger (app_id, install_id, session_id, counted, crashed, abnormal)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (app_id, install_id, session_id) DO UPDATE SET
+           counted = excluded.counted, crashed = excluded.crashed, abnormal = excluded.abnormal",
+    )?;
+    for c in changed {
+        let (k, s) = (c.key, c.state);
+        put.execute(params![k.0, k.1, k.2, s.counted, s.crashed, s.abnormal])?;
+    }
+    Ok(derived)
 }
 
 #[async_trait::async_trait]
@@ -429,7 +509,9 @@ impl Store for SqliteStore {
         let a = app_id.to_string();
         self.with(move |c| {
             let mut st = c.prepare(
-                "SELECT kind, COUNT(*) FROM events WHERE app_id = ? GROUP BY kind ORDER BY kind",
+                // Client events only: not the session rows the store derives.
+                "SELECT kind, COUNT(*) FROM events WHERE app_id = ? AND (seq & 2147483648) = 0
+                 GROUP BY kind ORDER BY kind",
             )?;
             let rows = st
                 .query_map(params![a], |r| {
@@ -449,10 +531,11 @@ impl Store for SqliteStore {
         self.with(move |c| {
             let mut st = c.prepare(
                 "SELECT version, build,
-                    SUM(kind = 'session' AND session_phase = 'start'),
-                    SUM(kind = 'session' AND session_phase = 'end' AND session_status = 'crashed'),
+                    SUM(kind = 'session' AND s_new = 1),
+                    SUM(kind = 'session' AND s_crash = 1),
                     COUNT(DISTINCT user_key),
-                    COUNT(DISTINCT CASE WHEN kind = 'crash' AND fatal = 1 THEN user_key END),
+                    COUNT(DISTINCT CASE WHEN (kind = 'crash' AND fatal = 1) OR s_crash = 1
+                        THEN user_key END),
                     SUM(kind = 'crash' AND fatal = 1),
                     MIN(ts), MAX(ts)
                  FROM events WHERE app_id = ?

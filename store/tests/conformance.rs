@@ -350,6 +350,7 @@ async fn aggregations_agree_across_backends() {
                 Measure::Count(Some(Cond::SessionCrashed)),
                 Measure::Users(None),
                 Measure::Users(Some(Cond::FatalCrash)),
+                Measure::Users(Some(Cond::CrashedUser)),
             ],
             ..Default::default()
         },

@@ -229,7 +229,7 @@ fn queries(tz: &str) -> Vec<Query> {
         q(
             release(&["session", "crash"], false),
             vec![],
-            vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
+            vec![Measure::Users(None), Measure::Users(Some(Cond::CrashedUser))],
         ),
         q(
             release(&["session", "crash"], true),
@@ -239,7 +239,7 @@ fn queries(tz: &str) -> Vec<Query> {
         q(
             release(&["session", "crash"], false),
             vec![Dim::Day(tz.into())],
-            vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
+            vec![Measure::Users(None), Measure::Users(Some(Cond::CrashedUser))],
         ),
         // Chart users: day sketches on ClickHouse, exact on SQLite.
         q(
@@ -247,7 +247,7 @@ fn queries(tz: &str) -> Vec<Query> {
             vec![Dim::Day(tz.into())],
             vec![
                 Measure::UsersApprox(None),
-                Measure::UsersApprox(Some(Cond::FatalCrash)),
+                Measure::UsersApprox(Some(Cond::CrashedUser)),
             ],
         ),
         q(
@@ -275,7 +275,7 @@ fn queries(tz: &str) -> Vec<Query> {
         q(
             release(&[], false),
             vec![day.clone()],
-            vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
+            vec![Measure::Users(None), Measure::Users(Some(Cond::CrashedUser))],
         ),
         q(
             Filter {

@@ -87,7 +87,7 @@ pub async fn daily(st: &St, app: &str, r: &ReleaseRef) -> Result<Daily, WebError
         // scorecard's figures come from the analyzer's exact counts.
         vec![
             Measure::UsersApprox(None),
-            Measure::UsersApprox(Some(Cond::FatalCrash)),
+            Measure::UsersApprox(Some(Cond::CrashedUser)),
         ],
     );
     let all = q(

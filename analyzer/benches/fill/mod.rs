@@ -109,7 +109,8 @@ pub async fn fill_clickhouse(ch: &ClickHouseStore, sessions: u64, samples: u64) 
            '' AS crash_id, '' AS exception_type, '' AS message, toUInt8(0) AS fatal, toUInt8(0) AS handled, '' AS payload,
            CAST(NULL AS Nullable(Float64)) AS cpu_pct, CAST(NULL AS Nullable(Float64)) AS memory_mb, toUInt64(0) AS package_bytes,
            '' AS category, '' AS site, toUInt16(0) AS status_code, '' AS req_family, '' AS patch_id, '' AS stage, '' AS error_code, '' AS name, toFloat64(0) AS value,
-           {}, toInt16(ceil(log(60000) / log(1.01))) AS bucket_a, toInt16(-32768) AS bucket_b, 'production' AS environment
+           {}, toInt16(ceil(log(60000) / log(1.01))) AS bucket_a, toInt16(-32768) AS bucket_b, 'production' AS environment,
+           toUInt8(number % 2 = 0) AS s_new, toUInt8(number % 2 = 1 AND number % 3333 = 1) AS s_crash, toUInt8(0) AS s_abn
          FROM numbers({})",
         select_body("number", "session", now, 7),
         tail,
@@ -121,7 +122,8 @@ pub async fn fill_clickhouse(ch: &ClickHouseStore, sessions: u64, samples: u64) 
            '' AS crash_id, '' AS exception_type, '' AS message, toUInt8(0) AS fatal, toUInt8(0) AS handled, '' AS payload,
            toNullable(toFloat64(number % 900) / 100) AS cpu_pct, toNullable(toFloat64(80 + number % 200)) AS memory_mb, toUInt64(0) AS package_bytes,
            ['trade','quote','bus'][number % 3 + 1] AS category, 'sh-1' AS site, toUInt16(200) AS status_code, 'ipv4' AS req_family, '' AS patch_id, '' AS stage, '' AS error_code, '' AS name, toFloat64(0) AS value,
-           {}, toInt16(ceil(log(300 + number % 3000) / log(1.01))) AS bucket_a, toInt16(ceil(log(80 + number % 200) / log(1.01))) AS bucket_b, 'production' AS environment
+           {}, toInt16(ceil(log(300 + number % 3000) / log(1.01))) AS bucket_a, toInt16(ceil(log(80 + number % 200) / log(1.01))) AS bucket_b, 'production' AS environment,
+           toUInt8(0) AS s_new, toUInt8(0) AS s_crash, toUInt8(0) AS s_abn
          FROM numbers({})",
         select_body("number", "perf", now, 7).replace("'perf' AS kind", "['perf','cold_start','network'][number % 3 + 1] AS kind"),
         tail,
@@ -135,7 +137,8 @@ pub async fn fill_clickhouse(ch: &ClickHouseStore, sessions: u64, samples: u64) 
            toUInt8(1) AS fatal, toUInt8(0) AS handled, '{{\"threads\":[]}}' AS payload,
            CAST(NULL AS Nullable(Float64)) AS cpu_pct, CAST(NULL AS Nullable(Float64)) AS memory_mb, toUInt64(0) AS package_bytes,
            '' AS category, '' AS site, toUInt16(0) AS status_code, '' AS req_family, '' AS patch_id, '' AS stage, '' AS error_code, '' AS name, toFloat64(0) AS value,
-           concat('fp-', toString(number % 37)) AS fingerprint, 'm' AS screen_class, toInt16(-32768) AS bucket_a, toInt16(-32768) AS bucket_b, 'production' AS environment
+           concat('fp-', toString(number % 37)) AS fingerprint, 'm' AS screen_class, toInt16(-32768) AS bucket_a, toInt16(-32768) AS bucket_b, 'production' AS environment,
+           toUInt8(0) AS s_new, toUInt8(0) AS s_crash, toUInt8(0) AS s_abn
          FROM numbers({}) WHERE number % 2 = 1 AND number % 3333 = 1",
         select_body("number", "crash", now, 7),
         sessions * 2
@@ -163,7 +166,8 @@ pub fn sqlite_fill(sessions: u64, samples: u64) -> String {
            CASE WHEN x < {s2} THEN 60000 ELSE 300 + x % 3000 END, 0, '', '', '', 0, 0, '',
            CASE WHEN x < {s2} THEN NULL ELSE (x % 900) / 100.0 END, CASE WHEN x < {s2} THEN NULL ELSE 80 + x % 200 END, 0,
            CASE WHEN x < {s2} THEN '' ELSE (CASE x % 3 WHEN 0 THEN 'trade' WHEN 1 THEN 'quote' ELSE 'bus' END) END, 'sh-1', 200, 'ipv4', '', '', '', '', 0,
-           '', 'm', 1000 + x % 300, 500 + x % 50, 'production'
+           '', 'm', 1000 + x % 300, 500 + x % 50, 'production',
+           x < {s2} AND x % 2 = 0, x < {s2} AND x % 2 = 1 AND x % 3333 = 1, 0
          FROM n",
         rows = sessions * 2 + samples - 1,
         s2 = sessions * 2,

@@ -35,6 +35,10 @@ use std::sync::Arc;
 const SHARDED: &[(&str, &str)] = &[
     ("events", "cityHash64(app_id, user_key)"),
     ("batches", "cityHash64(app_id, batch_id)"),
+    (
+        "session_ledger",
+        "cityHash64(app_id, install_id, session_id)",
+    ),
     ("rollup_sessions", "rand()"),
     ("rollup_users", "cityHash64(app_id, user_key)"),
     ("rollup_samples", "rand()"),

@@ -12,8 +12,10 @@ mod cluster;
 mod crashes;
 mod rollups;
 mod schema;
+mod session_ledger;
 
 use crate::row::{EventRow, rows_from_batch};
+use crate::sessions;
 use crate::{
     InsertOutcome, KindCount, MigrationReport, ReleaseSummary, Result, Store, StoreError,
     dedup_in_chunk,
@@ -284,8 +286,33 @@ impl Store for ClickHouseStore {
             let current = Self::current_version(&n.client).await?;
             version = version.max(latest_version().max(current));
             for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+                for &(table, column, def) in m.add_columns {
+                    let mut tables = vec![topo.layout.local(table)];
+                    if topo.layout.is_cluster() {
+                        tables.push(table.to_string());
+                    }
+                    for t in tables {
+                        let present: u64 = n
+                            .client
+                            .query(
+                                "SELECT count() FROM system.columns
+                                 WHERE database = currentDatabase() AND table = ? AND name = ?",
+                            )
+                            .bind(&t)
+                            .bind(column)
+                            .fetch_one()
+                            .await?;
+                        if present == 0 {
+                            n.client
+                                .query(&format!("ALTER TABLE {t} ADD COLUMN {column} {def}"))
+                                .execute()
+                                .await?;
+                        }
+                    }
+                }
                 for stmt in m.statements {
-                    for s in topo.layout.create(stmt) {
+                    let stmt = schema::with_locals(stmt, |t| topo.layout.local(t));
+                    for s in topo.layout.create(&stmt) {
                         n.client.query(&s).execute().await?;
                     }
                 }
@@ -362,6 +389,9 @@ impl Store for ClickHouseStore {
             });
             rows.extend(r);
         }
+        let batch_ids: HashSet<&str> = fresh.iter().map(|b| b.batch.batch_id.as_str()).collect();
+        let (derived, changed) = self.session_flags(&mut rows, &batch_ids).await?;
+        rows.extend(derived);
         if in_doubt && !rows.is_empty() {
             let fresh_keys: Vec<(&str, &str)> = fresh
                 .iter()
@@ -372,16 +402,23 @@ impl Store for ClickHouseStore {
             let present = self.events_present(&fresh_keys, min_ts, max_ts).await?;
             if !present.is_empty() {
                 let before = rows.len();
+                let mut skipped_events = 0;
                 rows.retain(|r| {
-                    !present.contains(&(r.app_id.to_string(), r.batch_id.to_string(), r.seq))
+                    let keep =
+                        !present.contains(&(r.app_id.to_string(), r.batch_id.to_string(), r.seq));
+                    if !keep && !sessions::is_derived(r.seq) {
+                        skipped_events += 1;
+                    }
+                    keep
                 });
-                out.duplicate_rows += before - rows.len();
+                out.duplicate_rows += skipped_events;
                 tracing::warn!(
                     skipped = before - rows.len(),
                     "rows of a partly written earlier attempt found; not written again"
                 );
             }
         }
+        self.write_session_ledger(&changed).await?;
         if !rows.is_empty() {
             let mut ins = self.client.insert::<EventRow<'_>>("events").await?;
             for r in &rows {
@@ -395,7 +432,7 @@ impl Store for ClickHouseStore {
         }
         ins.end().await?;
         out.batches += fresh.len();
-        out.rows += rows.len();
+        out.rows += rows.iter().filter(|r| !sessions::is_derived(r.seq)).count();
         Ok(out)
     }
 
@@ -419,7 +456,12 @@ impl Store for ClickHouseStore {
         }
         let rows = self
             .client
-            .query("SELECT kind, count() AS events FROM events WHERE app_id = ? GROUP BY kind ORDER BY kind")
+            .query(
+                // Client events only: not the session rows the store derives.
+                "SELECT kind, count() AS events FROM events
+                 WHERE app_id = ? AND bitAnd(seq, 2147483648) = 0
+                 GROUP BY kind ORDER BY kind",
+            )
             .bind(app_id)
             .fetch_all::<R>()
             .await?;
@@ -449,10 +491,10 @@ impl Store for ClickHouseStore {
             .client
             .query(
                 "SELECT version, build,
-                    countIf(kind = 'session' AND session_phase = 'start') AS sessions,
-                    countIf(kind = 'session' AND session_phase = 'end' AND session_status = 'crashed') AS crashed_sessions,
+                    countIf(kind = 'session' AND s_new = 1) AS sessions,
+                    countIf(kind = 'session' AND s_crash = 1) AS crashed_sessions,
                     uniqExact(cityHash64(user_key)) AS users,
-                    uniqExactIf(cityHash64(user_key), kind = 'crash' AND fatal = 1) AS crashed_users,
+                    uniqExactIf(cityHash64(user_key), (kind = 'crash' AND fatal = 1) OR s_crash = 1) AS crashed_users,
                     countIf(kind = 'crash' AND fatal = 1) AS fatal_crashes,
                     toUInt32(min(ts)) AS first_seen,
                     toUInt32(max(ts)) AS last_seen

@@ -11,6 +11,12 @@
 pub struct Migration {
     pub version: u32,
     pub name: &'static str,
+    /// Columns to add first, as (table, column, type and default): each is
+    /// added where `system.columns` lacks it (18.16 has no `ADD COLUMN IF
+    /// NOT EXISTS`), to the node's local table and, on a cluster, to its
+    /// `Distributed` table.
+    pub add_columns: &'static [(&'static str, &'static str, &'static str)],
+    /// Statements; `{local:T}` names table `T`'s node-local table.
     pub statements: &'static [&'static str],
 }
 
@@ -23,6 +29,7 @@ pub const LEDGER_DDL: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
 pub const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
     name: "events and batch ledger",
+    add_columns: &[],
     statements: &[
         "CREATE TABLE IF NOT EXISTS events (
     app_id String,
@@ -92,7 +99,60 @@ ORDER BY (app_id, kind, version, build, ts)",
     events UInt32
 ) ENGINE = MergeTree ORDER BY (app_id, batch_id)",
     ],
+}, Migration {
+    version: 2,
+    name: "session identity",
+    // Rows stored before keep their old meaning through the defaults (each
+    // start counted, each crashed or abnormal end counted).
+    add_columns: &[
+        ("events", "s_new", "UInt8 DEFAULT toUInt8(kind = 'session' AND session_phase = 'start')"),
+        ("events", "s_crash", "UInt8 DEFAULT toUInt8(kind = 'session' AND session_phase = 'end' AND session_status = 'crashed')"),
+        ("events", "s_abn", "UInt8 DEFAULT toUInt8(kind = 'session' AND session_phase = 'end' AND session_status = 'abnormal')"),
+    ],
+    statements: &[
+        // What is known of each session (crate::sessions): appended as
+        // facts become known, read as the maximum per key. `batch_id` is
+        // the batch that wrote the row, so a retried write can tell its own
+        // earlier rows from everyone else's.
+        "CREATE TABLE IF NOT EXISTS session_ledger (
+    app_id String,
+    install_id String,
+    session_id String,
+    counted UInt8,
+    crashed UInt8,
+    abnormal UInt8,
+    batch_id String,
+    at DateTime
+) ENGINE = MergeTree PARTITION BY toYYYYMM(at) ORDER BY (app_id, install_id, session_id)",
+        // The sessions already stored, node by node (reads see every shard).
+        "INSERT INTO {local:session_ledger} (app_id, install_id, session_id, counted, crashed, abnormal, batch_id, at)
+    SELECT app_id, install_id, session_id,
+        max(toUInt8(session_phase = 'start')),
+        max(toUInt8(session_phase = 'end' AND session_status = 'crashed')),
+        max(toUInt8(session_phase = 'end' AND session_status = 'abnormal')),
+        '', max(ts)
+    FROM {local:events} WHERE kind = 'session'
+    GROUP BY app_id, install_id, session_id",
+    ],
 }];
+
+/// `stmt` with every `{local:T}` replaced by `local(T)`.
+pub fn with_locals(stmt: &str, local: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(stmt.len());
+    let mut rest = stmt;
+    while let Some(i) = rest.find("{local:") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + "{local:".len()..];
+        let Some(j) = after.find('}') else {
+            out.push_str(&rest[i..]);
+            return out;
+        };
+        out.push_str(&local(&after[..j]));
+        rest = &after[j + 1..];
+    }
+    out.push_str(rest);
+    out
+}
 
 /// The newest schema version this build knows.
 pub fn latest_version() -> u32 {
