@@ -352,7 +352,10 @@ pub async fn gather(
     let users_q = q(
         &with_kinds(&f, &["session", "crash"]),
         vec![],
-        vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
+        vec![
+            Measure::Users(None),
+            Measure::Users(Some(Cond::CrashedUser)),
+        ],
     );
     let fatal_q = q(
         &with_kinds(&f, &["crash"]),

@@ -119,7 +119,10 @@ impl Analyzer {
         // Sessions and crashes define a release's users (as in facts).
         let users = q(
             f(&["session", "crash"]),
-            vec![Measure::Users(None), Measure::Users(Some(Cond::FatalCrash))],
+            vec![
+                Measure::Users(None),
+                Measure::Users(Some(Cond::CrashedUser)),
+            ],
         );
         let crashes = q(
             f(&["crash"]),
