@@ -8,6 +8,7 @@ pub mod demo;
 pub mod edge;
 pub mod gate;
 pub mod resym;
+pub mod sentry_cli;
 pub mod server;
 pub mod simulate;
 pub mod symbols;

@@ -147,6 +147,13 @@ enum Cmd {
         #[command(subcommand)]
         cmd: KeysCmd,
     },
+    /// Sentry-protocol intake of an app: off unless enabled; DSN, allowed origins.
+    Sentry {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        cmd: SentryCmd,
+    },
     /// Manage dashboard users (admin / operator / viewer).
     Users {
         #[command(flatten)]
@@ -214,6 +221,34 @@ enum SwitchCmd {
     RotateKey,
     /// Stop publishing a signing key.
     RetireKey { key_id: String },
+}
+
+#[derive(Subcommand)]
+enum SentryCmd {
+    /// State, project id, allowed origins and the DSN of each active key.
+    Show {
+        #[arg(long)]
+        app: String,
+    },
+    /// Accept the app's Sentry SDKs; --allow-origin adds a browser origin
+    /// (https://app.example.com, *.example.com, example.com or *).
+    Enable {
+        #[arg(long)]
+        app: String,
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allow_origin: Vec<String>,
+    },
+    /// Refuse the app's Sentry SDKs again (the DSN stays for a later enable).
+    Disable {
+        #[arg(long)]
+        app: String,
+    },
+    /// Replace the allowed browser origins (none given: browsers refused).
+    SetOrigins {
+        #[arg(long)]
+        app: String,
+        origins: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -499,9 +534,6 @@ async fn run(cli: Cli) -> Result<()> {
             match cmd {
                 KeysCmd::Create { app } => {
                     let k = cp.create_key(&app)?;
-                    let project = cp.app(&k.app_id)?.map(|a| a.project).unwrap_or(0);
-                    // Sentry SDKs take the key id as the DSN's public key.
-                    let dsn = format!("http://{}@{}/{project}", k.key_id, cfg.listen);
                     println!(
                         "{}",
                         Msg::CliKeyCreated.render(
@@ -510,10 +542,32 @@ async fn run(cli: Cli) -> Result<()> {
                                 ("app", &k.app_id),
                                 ("key_id", &k.key_id),
                                 ("secret", &k.secret),
-                                ("dsn", &dsn)
                             ]
                         )
                     );
+                    // Sentry SDKs take the key id as the DSN's public key,
+                    // once the app's Sentry intake is on.
+                    match cp
+                        .app(&k.app_id)?
+                        .and_then(|a| a.sentry.enabled.then_some(a.sentry.project))
+                        .flatten()
+                    {
+                        Some(project) => {
+                            let base = if cfg.collector.sentry.public_url.is_empty() {
+                                format!("http://{}", cfg.listen)
+                            } else {
+                                cfg.collector.sentry.public_url.clone()
+                            };
+                            let dsn = vitals_collector::sentry::intake_api::dsn(
+                                &base, &k.key_id, project,
+                            );
+                            println!("{}", Msg::CliKeySentryDsn.render(lang, &[("dsn", &dsn)]));
+                        }
+                        None => println!(
+                            "{}",
+                            Msg::CliKeySentryOff.render(lang, &[("app", &k.app_id)])
+                        ),
+                    }
                 }
                 KeysCmd::List => {
                     let keys = cp.keys()?;
@@ -538,6 +592,24 @@ async fn run(cli: Cli) -> Result<()> {
                     Err(e) => return Err(e.into()),
                 },
             }
+            Ok(())
+        }
+        Cmd::Sentry { common, cmd } => {
+            let cfg = load(&common, None)?;
+            let cp = server::control_plane(&cfg)?;
+            use vitals::sentry_cli::Action;
+            let (app, action) = match cmd {
+                SentryCmd::Show { app } => (app, Action::Show),
+                SentryCmd::Enable { app, allow_origin } => (
+                    app,
+                    Action::Enable {
+                        add_origins: allow_origin,
+                    },
+                ),
+                SentryCmd::Disable { app } => (app, Action::Disable),
+                SentryCmd::SetOrigins { app, origins } => (app, Action::SetOrigins(origins)),
+            };
+            println!("{}", vitals::sentry_cli::run(&cp, &cfg, &app, action)?);
             Ok(())
         }
         Cmd::Users { common, cmd } => users_cmd(load(&common, None)?, cmd),

@@ -14,11 +14,8 @@ const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/minidump"
 async fn minidump_with_uploaded_debug_file_is_symbolicated() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let Key {
-        key_id: key,
-        project,
-        ..
-    } = create_app_key(&data, "native");
+    let Key { key_id: key, .. } = create_app_key(&data, "native");
+    let project = enable_sentry(&data, "native");
     // The debug file goes into the local store before the server starts.
     let up = Command::new(bin())
         .args([

@@ -119,7 +119,7 @@ fn names_missing_file(doc: &Value) -> bool {
     })
 }
 
-async fn post_minidump(client: &reqwest::Client, url: &str, key: &Key) {
+async fn post_minidump(client: &reqwest::Client, url: &str, key: &Key, project: &str) {
     let dump = std::fs::read(format!("{FIX}/mini-dumps/linux.dmp")).unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -140,7 +140,7 @@ async fn post_minidump(client: &reqwest::Client, url: &str, key: &Key) {
     let resp = client
         .post(format!(
             "{url}/api/{}/minidump/?sentry_key={}",
-            key.project, key.key_id
+            project, key.key_id
         ))
         .header("content-type", "multipart/form-data; boundary=vitalsB")
         .body(body)
@@ -199,12 +199,13 @@ async fn wait_for<T>(secs: u64, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 
 async fn scenario(data: &Path, backend: Backend, clickhouse: Option<(&str, &str)>) {
     let key = create_app_key(data, APP);
+    let project = enable_sentry(data, APP);
     let token = create_token(data, "admin");
     let v = Vitals::serve(data, clickhouse);
     let client = reqwest::Client::new();
 
     // 1. The crash arrives first: stored unsymbolicated, naming its file.
-    post_minidump(&client, &v.url, &key).await;
+    post_minidump(&client, &v.url, &key, &project).await;
     let first = wait_for(30, || backend.rows().into_iter().next())
         .await
         .expect("crash stored");
@@ -302,7 +303,7 @@ async fn scenario(data: &Path, backend: Backend, clickhouse: Option<(&str, &str)
     );
 
     // 4. A crash sent now lands in the same group.
-    post_minidump(&client, &v.url, &key).await;
+    post_minidump(&client, &v.url, &key, &project).await;
     let second = wait_for(30, || backend.rows().into_iter().find(|r| r.crash_id != id))
         .await
         .expect("second crash stored");
@@ -353,8 +354,9 @@ async fn startup_sweep_resymbolicates_what_arrived_while_stopped() {
     let data = tmp.path().join("data");
     let backend = Backend::Sqlite(data.join("telemetry.sqlite"));
     let key = create_app_key(&data, APP);
+    let project = enable_sentry(&data, APP);
     let v = Vitals::serve(&data, None);
-    post_minidump(&reqwest::Client::new(), &v.url, &key).await;
+    post_minidump(&reqwest::Client::new(), &v.url, &key, &project).await;
     let first = wait_for(30, || backend.rows().into_iter().next())
         .await
         .expect("crash stored");

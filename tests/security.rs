@@ -5,7 +5,7 @@
 //! matrix, CSRF, sessions and login throttling, debug-file uploads, and
 //! secrets kept out of the logs; alert rules' outbound targets, sign-in
 //! under attack, private data files, the two-person rule and
-//! the protocol as documented (issue #22).
+//! the protocol as documented, Sentry intake opt-in per app (issue #22).
 //!
 //! Every refusal is checked twice: by its status and error code, and by
 //! what the server kept (metrics, the control-plane database, the disk).
@@ -25,6 +25,8 @@ mod logs;
 mod outbound;
 #[path = "security/protocol.rs"]
 mod protocol;
+#[path = "security/sentry.rs"]
+mod sentry;
 #[path = "security/two_person.rs"]
 mod two_person;
 #[path = "security/uploads.rs"]
@@ -61,7 +63,6 @@ async fn signed_ingest_refuses_forged_stale_and_replayed_requests() {
     let forged = Key {
         key_id: key.key_id.clone(),
         secret: "0".repeat(64),
-        project: key.project.clone(),
     };
     let (body, _) = batch_body(APP, 2);
     let r = signed(&c, url, &forged, body.clone(), now_secs(), &fresh_nonce())

@@ -74,11 +74,9 @@ async fn real_sentry_sdks_report_sessions_and_crashes() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    let Key {
-        key_id: key,
-        project,
-        ..
-    } = create_app_key(&data, "sdk");
+    let Key { key_id: key, .. } = create_app_key(&data, "sdk");
+    // Sentry-protocol intake is off until an admin enables it (issue #22).
+    let project = enable_sentry(&data, "sdk");
     let token = create_token(&data, "viewer");
     let v = Vitals::serve(&data, None);
     let dsn = format!(

@@ -252,12 +252,17 @@ async fn metrics(st: Shared) -> HttpResponse {
 
 /// Checks the bearer token and its role.
 pub fn require(req: &HttpRequest, st: &Inner, needed: Role) -> Result<Role, ApiError> {
-    use vitals_store::control::AuthFailure;
     let header = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok());
-    st.cp.authorize(header, needed).map_err(|e| match e {
+    st.cp.authorize(header, needed).map_err(auth_error)
+}
+
+/// An authorisation failure as the API's error.
+pub fn auth_error(e: vitals_store::control::AuthFailure) -> ApiError {
+    use vitals_store::control::AuthFailure;
+    match e {
         AuthFailure::Missing => ApiError::MissingToken,
         AuthFailure::Bad => ApiError::BadToken,
         AuthFailure::Forbidden { role, needed } => ApiError::Forbidden {
@@ -265,7 +270,7 @@ pub fn require(req: &HttpRequest, st: &Inner, needed: Role) -> Result<Role, ApiE
             needed: needed.as_str(),
         },
         AuthFailure::Store(e) => ApiError::Internal(e),
-    })
+    }
 }
 
 #[derive(Deserialize)]

@@ -64,6 +64,16 @@ pub enum ApiError {
     SentryItem { index: usize, reason: String },
     #[error("Sentry envelope: {0}")]
     SentryEnvelope(String),
+    #[error("Sentry intake is off for app {app}")]
+    SentryDisabled { app: String },
+    #[error("origin {origin} not allowed for app {app}")]
+    OriginNotAllowed { app: String, origin: String },
+    #[error("bad allowed origin: {0}")]
+    SentryBadOrigin(vitals_store::sentry_intake::BadOrigin),
+    #[error("no app {0}")]
+    SentryAppNotFound(String),
+    #[error("bad Sentry intake settings: {0}")]
+    SentryBadSettings(String),
 }
 
 impl ApiError {
@@ -79,17 +89,24 @@ impl ApiError {
             | ReplayedNonce(_)
             | MissingToken
             | BadToken => StatusCode::UNAUTHORIZED,
-            AppMismatch { .. } | Forbidden { .. } | ProjectMismatch { .. } => StatusCode::FORBIDDEN,
+            AppMismatch { .. }
+            | Forbidden { .. }
+            | ProjectMismatch { .. }
+            | SentryDisabled { .. }
+            | OriginNotAllowed { .. } => StatusCode::FORBIDDEN,
             TooLarge(_) | DecompressedTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             BadEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            BadCompression(_) | Invalid(_) | SentryItem { .. } | SentryEnvelope(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            BadCompression(_)
+            | Invalid(_)
+            | SentryItem { .. }
+            | SentryEnvelope(_)
+            | SentryBadOrigin(_)
+            | SentryBadSettings(_) => StatusCode::BAD_REQUEST,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             SpoolFull { .. } | SpoolFailed(_) | StoreUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            NotFound(_) => StatusCode::NOT_FOUND,
+            NotFound(_) | SentryAppNotFound(_) => StatusCode::NOT_FOUND,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -124,6 +141,11 @@ impl ApiError {
             ProjectMismatch { .. } => Msg::SentryProjectMismatch,
             SentryItem { .. } => Msg::SentryItem,
             SentryEnvelope(_) => Msg::SentryEnvelopeInvalid,
+            SentryDisabled { .. } => Msg::SentryIntakeDisabled,
+            OriginNotAllowed { .. } => Msg::SentryOriginRefused,
+            SentryBadOrigin(_) => Msg::SentryBadOrigin,
+            SentryAppNotFound(_) => Msg::SentryAppNotFound,
+            SentryBadSettings(_) => Msg::SentryBadSettings,
         }
     }
 
@@ -143,9 +165,8 @@ impl ApiError {
             Forbidden { role, needed } => m.render(lang, &[("role", role), ("needed", needed)]),
             TooLarge(l) | DecompressedTooLarge(l) => m.render(lang, &[("limit", l)]),
             BadEncoding(e) => m.render(lang, &[("encoding", e)]),
-            BadCompression(r) | SpoolFailed(r) | StoreUnavailable(r) | Internal(r) => {
-                m.render(lang, &[("reason", r)])
-            }
+            BadCompression(r) | SpoolFailed(r) | StoreUnavailable(r) | Internal(r)
+            | SentryBadSettings(r) => m.render(lang, &[("reason", r)]),
             Invalid(e) => e.message(lang),
             RateLimited { app, retry } => m.render(lang, &[("app", app), ("retry", retry)]),
             SpoolFull { retry } => m.render(lang, &[("retry", retry)]),
@@ -156,6 +177,9 @@ impl ApiError {
             }
             SentryItem { index, reason } => m.render(lang, &[("index", index), ("reason", reason)]),
             SentryEnvelope(r) => m.render(lang, &[("reason", r)]),
+            SentryDisabled { app } | SentryAppNotFound(app) => m.render(lang, &[("app", app)]),
+            OriginNotAllowed { app, origin } => m.render(lang, &[("app", app), ("origin", origin)]),
+            SentryBadOrigin(b) => m.render(lang, &[("value", &b.value), ("reason", &b.reason)]),
         }
     }
 
@@ -202,8 +226,12 @@ impl ResponseError for Localized {
             },
             "message": self.err.message(self.lang),
         });
-        if let ApiError::Invalid(e) = &self.err {
-            body["path"] = json!(e.path);
+        match &self.err {
+            ApiError::Invalid(e) => body["path"] = json!(e.path),
+            ApiError::SentryBadOrigin(b) => {
+                body["path"] = json!(format!("allowed_origins[{}]", b.index));
+            }
+            _ => {}
         }
         let mut resp = HttpResponse::build(self.status_code());
         resp.insert_header(("content-language", self.lang.tag()));

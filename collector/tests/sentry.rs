@@ -26,7 +26,19 @@ async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let cp = Arc::new(ControlPlane::open(dir.path().join("control.sqlite")).unwrap());
     let key = cp.create_key("sentry-app").unwrap().key_id;
-    let project = cp.app("sentry-app").unwrap().unwrap().project;
+    // Sentry intake is opt-in per app (issue #22).
+    let project = cp
+        .set_sentry_intake(
+            "sentry-app",
+            &vitals_store::sentry_intake::IntakeChange {
+                enabled: Some(true),
+                ..Default::default()
+            },
+            "test",
+        )
+        .unwrap()
+        .project
+        .unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path().join("t.sqlite")).unwrap());
     store.migrate().await.unwrap();
     Env {

@@ -381,8 +381,23 @@ catalogue! {
 
     // ---- Sentry protocol -----------------------------------------------------
     SentryProjectMismatch = "sentry.project_mismatch" {
-        zh: "DSN 密钥 {key} 不属于项目 {project}：请检查 DSN 末尾的项目编号（`vitals keys create` 会打印完整 DSN）",
-        en: "DSN key {key} does not belong to project {project}: check the project number at the end of the DSN (`vitals keys create` prints the full DSN)" }
+        zh: "DSN 密钥 {key} 不属于项目 {project}：请检查 DSN 末尾的项目编号（`vitals sentry show --app 应用` 会打印完整 DSN；升级前的项目编号已作废）",
+        en: "DSN key {key} does not belong to project {project}: check the project number at the end of the DSN (`vitals sentry show --app APP` prints the full DSN; project numbers from before the upgrade no longer work)" }
+    SentryIntakeDisabled = "sentry.intake_disabled" {
+        zh: "应用 {app} 未开启 Sentry 协议接入：管理员运行 `vitals sentry enable --app {app}`（或 PUT /api/v1/apps/{app}/sentry，enabled 设为 true）开启后，把它显示的 DSN 配置到 SDK 中",
+        en: "Sentry-protocol intake is off for app {app}: an admin turns it on with `vitals sentry enable --app {app}` (or PUT /api/v1/apps/{app}/sentry with enabled set to true); then give the SDK the DSN it shows" }
+    SentryOriginRefused = "sentry.origin_not_allowed" {
+        zh: "来源 {origin} 不在应用 {app} 的 Sentry 允许来源中：管理员可运行 `vitals sentry enable --app {app} --allow-origin {origin}` 加入（浏览器请求按 Origin/Referer 检查）",
+        en: "origin {origin} is not an allowed origin of app {app} for Sentry intake: an admin adds it with `vitals sentry enable --app {app} --allow-origin {origin}` (browser requests are checked by Origin / Referer)" }
+    SentryBadOrigin = "sentry.bad_origin" {
+        zh: "允许来源 {value} 无效（{reason}）：应写作 `https://app.example.com`、`https://*.example.com`、`example.com`（任意协议与端口）、`*.example.com` 或 `*`，可带 `:端口`，不含路径",
+        en: "allowed origin {value} is invalid ({reason}): write `https://app.example.com`, `https://*.example.com`, `example.com` (any scheme and port), `*.example.com` or `*`, optionally with `:port`, without a path" }
+    SentryBadSettings = "sentry.bad_settings" {
+        zh: "Sentry 接入设置无效：{reason}；请求体应为 JSON 对象，字段 enabled（true 或 false）和 allowed_origins（字符串数组），均可省略",
+        en: "invalid Sentry intake settings: {reason}; send a JSON object with enabled (true or false) and allowed_origins (an array of strings), both optional" }
+    SentryAppNotFound = "sentry.app_not_found" {
+        zh: "没有应用 {app}：先用 `vitals keys create --app {app}` 创建",
+        en: "no app {app}: create it first with `vitals keys create --app {app}`" }
     SentryItem = "sentry.item" {
         zh: "第 {index} 项无法处理：{reason}",
         en: "item {index} cannot be processed: {reason}" }
@@ -562,8 +577,27 @@ catalogue! {
         zh: "汇总表已按原始数据重建（用时 {secs} 秒）",
         en: "rollups rebuilt from the raw rows in {secs} s" }
     CliKeyCreated = "cli.keys.created" {
-        zh: "已为应用 {app} 创建接入密钥\n  key id：{key_id}\n  secret：{secret}\n  Sentry DSN：{dsn}\n请妥善保存 secret，它不会再次显示。",
-        en: "ingest key created for app {app}\n  key id: {key_id}\n  secret: {secret}\n  Sentry DSN: {dsn}\nKeep the secret safe; it is not shown again." }
+        zh: "已为应用 {app} 创建接入密钥\n  key id：{key_id}\n  secret：{secret}\n请妥善保存 secret，它不会再次显示。",
+        en: "ingest key created for app {app}\n  key id: {key_id}\n  secret: {secret}\nKeep the secret safe; it is not shown again." }
+    CliKeySentryDsn = "cli.keys.sentry_dsn" {
+        zh: "  Sentry DSN：{dsn}",
+        en: "  Sentry DSN: {dsn}" }
+    CliKeySentryOff = "cli.keys.sentry_off" {
+        zh: "该应用未开启 Sentry 协议接入；若要用 Sentry SDK 上报：`vitals sentry enable --app {app}`",
+        en: "Sentry-protocol intake is off for this app; to report with Sentry SDKs: `vitals sentry enable --app {app}`" }
+    CliSentryState = "cli.sentry.state" {
+        zh: "应用 {app} 的 Sentry 协议接入：{state}\n  项目编号：{project}\n  允许来源：{origins}",
+        en: "Sentry-protocol intake of app {app}: {state}\n  project: {project}\n  allowed origins: {origins}" }
+    CliSentryOn = "cli.sentry.on" { zh: "已开启", en: "on" }
+    CliSentryOffState = "cli.sentry.off" { zh: "已关闭（Sentry 路由拒绝该应用的请求）", en: "off (the Sentry routes refuse this app)" }
+    CliSentryNoOrigins = "cli.sentry.no_origins" {
+        zh: "无（带 Origin/Referer 的浏览器请求被拒绝；原生与服务端 SDK 不受影响）",
+        en: "none (browser requests, which carry Origin / Referer, are refused; native and server SDKs are not affected)" }
+    CliSentryNoProject = "cli.sentry.no_project" { zh: "尚未分配（首次开启时生成）", en: "none yet (drawn when intake is first enabled)" }
+    CliSentryDsn = "cli.sentry.dsn" { zh: "  DSN（密钥 {key_id}）：{dsn}", en: "  DSN (key {key_id}): {dsn}" }
+    CliSentryNoKeys = "cli.sentry.no_keys" {
+        zh: "  该应用没有有效的接入密钥，DSN 需要一把：`vitals keys create --app {app}`",
+        en: "  the app has no active ingest key, which a DSN needs: `vitals keys create --app {app}`" }
     CliKeyRevoked = "cli.keys.revoked" {
         zh: "密钥 {key_id} 已吊销",
         en: "key {key_id} revoked" }
@@ -704,6 +738,21 @@ catalogue! {
     SymArchiveRejected = "symbolicator.archive_rejected" {
         zh: "压缩包 {name} 被拒绝：{reason}",
         en: "archive {name} rejected: {reason}" }
+    SymUploadTooLarge = "symbolicator.upload_too_large" {
+        zh: "上传请求体（所有部分合计）超过上限 {limit} 字节：请分多次上传，或调高配置项 {key}",
+        en: "the upload body (all parts together) exceeds the limit of {limit} bytes: upload in several requests, or raise {key} in the configuration" }
+    SymZipTooManyEntries = "symbolicator.zip_too_many_entries" {
+        zh: "压缩包 {name} 的条目数超过上限 {limit}：请拆分压缩包，或调高配置项 {key}",
+        en: "archive {name} has more than {limit} entries: split it, or raise {key} in the configuration" }
+    SymZipTooLarge = "symbolicator.zip_too_large" {
+        zh: "压缩包 {name} 解压后总大小超过上限 {limit} 字节：请拆分压缩包，或调高配置项 {key}",
+        en: "archive {name} expands to more than {limit} bytes in total: split it, or raise {key} in the configuration" }
+    SymZipEntryTooLarge = "symbolicator.zip_entry_too_large" {
+        zh: "压缩包 {name} 中的 {entry} 解压后超过上限 {limit} 字节：可调高配置项 {key}",
+        en: "{entry} in archive {name} expands to more than {limit} bytes: raise {key} in the configuration if it is genuine" }
+    SymZipRatio = "symbolicator.zip_ratio" {
+        zh: "压缩包 {name} 中的 {entry} 压缩比超过上限 {limit}（疑似压缩炸弹）：如确为正常文件，可调高配置项 {key}",
+        en: "{entry} in archive {name} is compressed more than {limit} times (a zip bomb?): raise {key} in the configuration if it is genuine" }
     SymBadFileName = "symbolicator.bad_file_name" {
         zh: "文件名 {name} 不安全（含路径穿越或控制字符）",
         en: "unsafe file name {name} (path traversal or control characters)" }

@@ -9,6 +9,7 @@
 //! on threads of its own: see `cpdb/postgres.rs`).
 
 use crate::cpdb::{Db, Row, params, schema};
+use crate::sentry_intake::SentryIntake;
 use crate::{Result, StoreError};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -31,8 +32,11 @@ pub struct App {
     /// Whether client IPs may be stored (off by default, 4.3.1).
     pub store_ip: bool,
     pub created_at: i64,
-    /// Numeric project id for Sentry DSNs (`http://KEY@host/PROJECT`).
-    pub project: i64,
+    /// Sentry-protocol intake: off unless enabled, the DSN's random
+    /// project id, allowed origins (`sentry_intake.rs`). Not shown in the
+    /// apps API: `GET /api/v1/apps/{app}/sentry` is for operators.
+    #[serde(skip)]
+    pub sentry: SentryIntake,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -87,8 +91,9 @@ pub enum AuthFailure {
     Store(String),
 }
 
-const APP_SELECT: &str =
-    "SELECT app_id, name, pseudonym_secret, store_ip, created_at, rowid FROM apps";
+const APP_SELECT: &str = "SELECT a.app_id, a.name, a.pseudonym_secret, a.store_ip, a.created_at,
+       s.project, s.enabled, s.allowed_origins
+     FROM apps a LEFT JOIN sentry_intake s ON s.app_id = a.app_id";
 
 fn app_row(r: &Row) -> Result<App> {
     Ok(App {
@@ -97,7 +102,7 @@ fn app_row(r: &Row) -> Result<App> {
         pseudonym_secret: r.get(2)?,
         store_ip: r.get(3)?,
         created_at: r.get(4)?,
-        project: r.get(5)?,
+        sentry: SentryIntake::from_row(r, 5)?,
     })
 }
 
@@ -258,7 +263,10 @@ impl ControlPlane {
 
     pub fn app(&self, app_id: &str) -> Result<Option<App>> {
         self.db
-            .query_opt(&format!("{APP_SELECT} WHERE app_id = ?"), &params![app_id])?
+            .query_opt(
+                &format!("{APP_SELECT} WHERE a.app_id = ?"),
+                &params![app_id],
+            )?
             .as_ref()
             .map(app_row)
             .transpose()
@@ -266,7 +274,7 @@ impl ControlPlane {
 
     pub fn apps(&self) -> Result<Vec<App>> {
         self.db
-            .query(&format!("{APP_SELECT} ORDER BY app_id"), &params![])?
+            .query(&format!("{APP_SELECT} ORDER BY a.app_id"), &params![])?
             .iter()
             .map(app_row)
             .collect()

@@ -24,6 +24,7 @@ pub mod releases;
 mod rollup;
 mod rollup_ddl;
 pub mod row;
+pub mod sentry_intake;
 pub mod sessions;
 mod sqlite;
 mod sqlite_crashes;

@@ -182,8 +182,6 @@ pub fn query_u64(url: &str, sql: &str) -> u64 {
 pub struct Key {
     pub key_id: String,
     pub secret: String,
-    /// The app's numeric project id (the last part of the Sentry DSN).
-    pub project: String,
 }
 
 /// Creates an ingest key through the CLI.
@@ -201,19 +199,43 @@ pub fn create_app_key(data_dir: &Path, app: &str) -> Key {
     parse_key_output(&String::from_utf8_lossy(&out.stdout))
 }
 
-/// The key id, secret and project number `vitals keys create` prints.
+/// The key id and secret `vitals keys create` prints.
 pub fn parse_key_output(text: &str) -> Key {
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_string()))
-            .unwrap_or_else(|| panic!("no {name} in {text}"))
-    };
-    let dsn = field("Sentry DSN:");
     Key {
-        key_id: field("key id:"),
-        secret: field("secret:"),
-        project: dsn.rsplit('/').next().unwrap_or_default().to_string(),
+        key_id: printed(text, "key id:"),
+        secret: printed(text, "secret:"),
     }
+}
+
+/// The value after `label` on the line of `text` that starts with it.
+pub fn printed(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_string()))
+        .unwrap_or_else(|| panic!("no {label} in {text}"))
+}
+
+/// Turns on the app's Sentry-protocol intake with `vitals sentry enable`
+/// (off by default, issue #22); returns the DSN's project id.
+pub fn enable_sentry(data_dir: &Path, app: &str) -> String {
+    let out = Command::new(bin())
+        .args([
+            "sentry",
+            "enable",
+            "--app",
+            app,
+            "--lang",
+            "en",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .output()
+        .expect("run vitals sentry enable");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    printed(&String::from_utf8_lossy(&out.stdout), "project:")
 }
 
 /// Creates an ingest key through the CLI; returns (key id, secret).

@@ -3,7 +3,7 @@
 //! PostgreSQL database, the binary started from a config file alone, the
 //! CLI run against a config file, labelled metrics, signed GETs.
 
-use super::{Key, Vitals, bin, parse_key_output};
+use super::{Key, Vitals, bin, parse_key_output, printed};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -57,6 +57,15 @@ pub fn cli_with_config(config: &Path, args: &[&str]) -> String {
 /// `vitals keys create --app APP` against the control plane `config` names.
 pub fn create_app_key_with_config(config: &Path, app: &str) -> Key {
     parse_key_output(&cli_with_config(config, &["keys", "create", "--app", app]))
+}
+
+/// `vitals sentry enable --app APP` against the control plane `config`
+/// names; returns the DSN's project id.
+pub fn enable_sentry_with_config(config: &Path, app: &str) -> String {
+    printed(
+        &cli_with_config(config, &["sentry", "enable", "--app", app]),
+        "project:",
+    )
 }
 
 /// `vitals tokens create --role ROLE --name NAME` against the control

@@ -12,7 +12,7 @@ const FIX: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/minidump"
 const DEBUG_ID: &str = "c0bcc3f1-9827-fe65-3058-404b2831d9e6";
 
 /// Posts the fixture minidump linux.dmp to node `base`'s Sentry endpoint.
-async fn post_minidump(client: &reqwest::Client, base: &str, key: &Key) {
+async fn post_minidump(client: &reqwest::Client, base: &str, key: &Key, project: &str) {
     let dump = std::fs::read(format!("{FIX}/mini-dumps/linux.dmp")).expect("linux.dmp");
     let mut body = Vec::new();
     body.extend_from_slice(b"--vitalsB\r\nContent-Disposition: form-data; name=\"sentry\"\r\n\r\n");
@@ -32,7 +32,7 @@ async fn post_minidump(client: &reqwest::Client, base: &str, key: &Key) {
     let r = client
         .post(format!(
             "{base}/api/{}/minidump/?sentry_key={}",
-            key.project, key.key_id
+            project, key.key_id
         ))
         .header("content-type", "multipart/form-data; boundary=vitalsB")
         .body(body)
@@ -78,6 +78,7 @@ async fn a_debug_file_uploaded_through_one_node_symbolicates_crashes_on_the_othe
         return;
     };
     let key = create_app_key_with_config(c.config(0), SYM_APP);
+    let project = enable_sentry_with_config(c.config(0), SYM_APP);
     let ops = create_named_token_with_config(c.config(0), "operator", "ops");
     c.start_both();
     let client = reqwest::Client::new();
@@ -133,7 +134,7 @@ async fn a_debug_file_uploaded_through_one_node_symbolicates_crashes_on_the_othe
     .await;
 
     // A crash sent to B now is stored symbolicated by B.
-    post_minidump(&client, &c.url(1), &key).await;
+    post_minidump(&client, &c.url(1), &key, &project).await;
     let sql = format!(
         "SELECT payload FROM {}.events WHERE app_id = '{SYM_APP}' AND kind = 'crash' \
          FORMAT JSONEachRow",

@@ -27,7 +27,6 @@ fn create_key_logged(dir: &std::path::Path) -> Key {
     let key = Key {
         key_id: field("key id:"),
         secret: field("secret:"),
-        project: String::new(),
     };
     assert!(!String::from_utf8_lossy(&out.stderr).contains(&key.secret));
     key
@@ -90,7 +89,6 @@ async fn secrets_never_appear_in_trace_logs() {
     let forged = Key {
         key_id: key.key_id.clone(),
         secret: format!("{}x", key.secret),
-        project: String::new(),
     };
     let (body, _) = batch_body(APP, 2);
     let r = signed(&c, &url, &forged, body, now_secs(), &fresh_nonce())

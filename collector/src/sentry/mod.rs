@@ -1,8 +1,14 @@
 //! Sentry protocol ingestion: existing Sentry SDKs (iOS, Android, React
 //! Native, Flutter, mini-programs, server SDKs) report to vitals unchanged
 //! by pointing their DSN at it: `http://<ingest key id>@<host>/<project>`,
-//! where the project is the app's numeric id (`vitals keys create` prints
-//! the DSN).
+//! where the project is the app's random Sentry project id.
+//!
+//! Intake is opt-in per app (issue #22): an admin enables it and sets the
+//! allowed origins (`vitals sentry enable`, [`intake_api`]); until then the
+//! routes refuse the app with `403 sentry.intake_disabled`. A wrong project
+//! is `403 sentry.project_mismatch`, a browser request from an origin not
+//! allowed `403 sentry.origin_not_allowed`. Refusals carry the documented
+//! JSON error plus Sentry's `detail`.
 //!
 //! Endpoints: `POST /api/{project}/envelope/`, `/store/` (legacy),
 //! `/minidump/` (multipart) and `/security/` (404). Items are mapped
@@ -11,6 +17,7 @@
 
 // Public for the fuzz targets (`fuzz/`).
 pub mod envelope;
+pub mod intake_api;
 pub mod map;
 
 use crate::api::{Admitted, admit, now_ms, read_body};
@@ -29,8 +36,13 @@ use vitals_store::control::App;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SentryConfig {
-    /// Accept the Sentry protocol at all.
+    /// Accept the Sentry protocol at all (each app must still enable its
+    /// own intake: `vitals sentry enable`).
     pub enabled: bool,
+    /// Base URL SDKs reach vitals at, for the DSNs vitals shows
+    /// (`https://vitals.bank.cn`); empty = the address a request came to
+    /// (the API) or `listen` (the CLI).
+    pub public_url: String,
     /// Largest envelope as sent (compressed), bytes.
     pub max_envelope_bytes: usize,
     /// Largest envelope after decompression, bytes.
@@ -50,6 +62,7 @@ impl Default for SentryConfig {
     fn default() -> Self {
         SentryConfig {
             enabled: true,
+            public_url: String::new(),
             max_envelope_bytes: 20 << 20,
             max_decompressed_bytes: 100 << 20,
             max_item_bytes: 1 << 20,
@@ -63,6 +76,7 @@ impl Default for SentryConfig {
 type Shared = web::Data<Arc<Inner>>;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    intake_api::configure(cfg);
     cfg.route("/api/{project}/envelope/", web::post().to(envelope_route))
         .route("/api/{project}/store/", web::post().to(store_route))
         .route("/api/{project}/minidump/", web::post().to(minidump_route))
@@ -102,19 +116,34 @@ async fn security_route(req: HttpRequest, st: Shared) -> HttpResponse {
     );
     sentry_error(
         StatusCode::NOT_FOUND,
+        Msg::SentryNoSecurity,
         Msg::SentryNoSecurity.text(lang),
         None,
+        lang,
     )
 }
 
-fn sentry_error(status: StatusCode, detail: String, retry: Option<u64>) -> HttpResponse {
+/// A refusal: the documented JSON error (`{"error": {"code", "message"}}`,
+/// docs/protocol.md) plus Sentry's own `detail` and `X-Sentry-Error`, which
+/// the SDKs log.
+fn sentry_error(
+    status: StatusCode,
+    code: Msg,
+    detail: String,
+    retry: Option<u64>,
+    lang: Lang,
+) -> HttpResponse {
     let mut b = cors(HttpResponse::build(status));
     b.insert_header(("x-sentry-error", detail.replace(['\n', '\r'], " ")));
+    b.insert_header(("content-language", lang.tag()));
     if let Some(r) = retry {
         b.insert_header(("retry-after", r.to_string()));
         b.insert_header(("x-sentry-rate-limits", format!("{r}::organization")));
     }
-    b.json(json!({ "detail": detail }))
+    b.json(json!({
+        "error": {"code": code.key(), "message": detail},
+        "detail": detail,
+    }))
 }
 
 fn failure(e: &ApiError, lang: Lang) -> HttpResponse {
@@ -123,7 +152,13 @@ fn failure(e: &ApiError, lang: Lang) -> HttpResponse {
         ApiError::SpoolFull { retry } => Some(u64::from(*retry)),
         _ => None,
     };
-    sentry_error(e.status(), e.message(lang), retry)
+    if matches!(
+        e,
+        ApiError::SentryDisabled { .. } | ApiError::OriginNotAllowed { .. }
+    ) {
+        tracing::info!(code = e.msg().key(), error = %e, "Sentry request refused");
+    }
+    sentry_error(e.status(), e.msg(), e.message(lang), retry, lang)
 }
 
 /// The DSN public key from `X-Sentry-Auth`, `Authorization` or the query.
@@ -151,21 +186,50 @@ fn sentry_key(req: &HttpRequest) -> Option<String> {
         })
 }
 
-/// Resolves key and project to the app, or a refusal.
+/// Resolves key and project to the app, or a refusal: the app's Sentry
+/// intake must be on, the project must be the app's (random) project id,
+/// and a browser request must come from one of the app's allowed origins.
 fn authenticate(req: &HttpRequest, st: &Inner) -> Result<App, ApiError> {
+    if !st.cfg.sentry.enabled {
+        return Err(ApiError::NotFound("Sentry protocol".into()));
+    }
     let project = req.match_info().get("project").unwrap_or("");
     let key = sentry_key(req).ok_or(ApiError::MissingHeader("x-sentry-auth"))?;
     let app = st.keys.app_for_key(&key)?;
-    let numeric: i64 = project
-        .parse()
-        .map_err(|_| ApiError::NotFound(format!("project {project}")))?;
-    if numeric != app.project {
+    if !app.sentry.enabled {
+        return Err(ApiError::SentryDisabled { app: app.app_id });
+    }
+    // Compared as text: the id is drawn without leading zeros, and "0…"
+    // or "+…" spellings of it are not the DSN.
+    if app.sentry.project.map(|p| p.to_string()).as_deref() != Some(project) {
         return Err(ApiError::ProjectMismatch {
             key,
-            project: project.to_string(),
+            project: project.chars().take(32).collect(),
+        });
+    }
+    if let Some(origin) = browser_origin(req)
+        && !app.sentry.origin_allowed(&origin)
+    {
+        return Err(ApiError::OriginNotAllowed {
+            app: app.app_id,
+            origin: origin.chars().take(256).collect(),
         });
     }
     Ok(app)
+}
+
+/// The origin a browser sent the request from: `Origin`, else the origin
+/// of `Referer`; `None` for clients that send neither (native and server
+/// SDKs). An unreadable header counts as a foreign origin.
+fn browser_origin(req: &HttpRequest) -> Option<String> {
+    let text = |v: &actix_web::http::header::HeaderValue| {
+        String::from_utf8_lossy(v.as_bytes()).trim().to_string()
+    };
+    if let Some(o) = req.headers().get("origin") {
+        return Some(text(o));
+    }
+    let referer = text(req.headers().get("referer")?);
+    Some(vitals_store::sentry_intake::referer_origin(&referer).unwrap_or(referer))
 }
 
 async fn read(req: &HttpRequest, payload: web::Payload, st: &Inner) -> Result<Vec<u8>, ApiError> {
@@ -426,21 +490,25 @@ fn respond(
     if let Some(e) = env_error {
         return sentry_error(
             StatusCode::BAD_REQUEST,
+            Msg::SentryEnvelope,
             Msg::SentryEnvelope.render(
                 lang,
                 &[("reason", &e), ("accepted", &tally.accepted_events)],
             ),
             None,
+            lang,
         );
     }
     if oversized > 0 {
         return sentry_error(
             StatusCode::PAYLOAD_TOO_LARGE,
+            Msg::SentryOversized,
             Msg::SentryOversized.render(
                 lang,
                 &[("count", &oversized), ("accepted", &tally.accepted_events)],
             ),
             None,
+            lang,
         );
     }
     if let Some(e) = tally.first_error
@@ -459,9 +527,6 @@ async fn envelope_route(req: HttpRequest, payload: web::Payload, st: Shared) -> 
         st.lang,
     );
     let run = async {
-        if !st.cfg.sentry.enabled {
-            return Err(ApiError::NotFound("Sentry protocol".into()));
-        }
         let app = authenticate(&req, &st)?;
         let body = read(&req, payload, &st).await?;
         let cfg = &st.cfg.sentry;

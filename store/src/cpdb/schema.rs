@@ -1,9 +1,13 @@
 //! Control-plane DDL, one per dialect; the same tables and columns, so the
 //! queries are shared. Both are idempotent (`IF NOT EXISTS`).
 //!
-//! `apps` and `signing_keys` read SQLite's implicit `rowid` (the Sentry
-//! project number; the insertion order of keys); on PostgreSQL an identity
-//! column of that name stands in for it.
+//! `signing_keys` reads SQLite's implicit `rowid` (the insertion order of
+//! keys); on PostgreSQL an identity column of that name stands in for it.
+//! `apps.rowid` on PostgreSQL is no longer read: Sentry project ids were
+//! that counter before issue #22 and are now random, in `sentry_intake`
+//! (added by this same idempotent DDL to a control plane of an older
+//! version: its apps have no row there, so their Sentry intake is off
+//! until an admin enables it).
 
 /// SQLite (the embedded default).
 pub(crate) const SQLITE: &str = "
@@ -73,6 +77,11 @@ CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS schedule_runs (
     name TEXT PRIMARY KEY, last_run INTEGER NOT NULL, holder TEXT NOT NULL);
+-- Sentry-protocol intake per app (store/src/sentry_intake.rs); no row = off
+CREATE TABLE IF NOT EXISTS sentry_intake (
+    app_id TEXT PRIMARY KEY REFERENCES apps(app_id), project INTEGER NOT NULL UNIQUE,
+    enabled INTEGER NOT NULL, allowed_origins TEXT NOT NULL, updated_at INTEGER NOT NULL,
+    updated_by TEXT NOT NULL);
 ";
 
 /// PostgreSQL (shared by several nodes). Run in one transaction under an
@@ -158,6 +167,10 @@ CREATE TABLE IF NOT EXISTS leases (
     name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS schedule_runs (
     name TEXT PRIMARY KEY, last_run BIGINT NOT NULL, holder TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sentry_intake (
+    app_id TEXT PRIMARY KEY REFERENCES apps(app_id), project BIGINT NOT NULL UNIQUE,
+    enabled BIGINT NOT NULL, allowed_origins TEXT NOT NULL, updated_at BIGINT NOT NULL,
+    updated_by TEXT NOT NULL);
 ";
 
 /// Key of the advisory lock held while the PostgreSQL schema is created.
