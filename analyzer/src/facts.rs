@@ -564,7 +564,7 @@ pub async fn gather(
         users,
         &scope.urgent,
     );
-    let cells = crate::compat::cells(&compat, scope);
+    let cells = crate::compat::cells(&compat, scope, meta.as_ref());
 
     let mut cold_all: Acc = Default::default();
     let mut cold_models: BTreeMap<String, Acc> = BTreeMap::new();

@@ -110,6 +110,7 @@ async fn users_due_a_prompt_and_those_shown_one_offering_the_newest_version() {
             package_sizes: vec![],
             min_version: None,
             released_at: released / 1000,
+            min_os: Default::default(),
         })
         .unwrap();
         drop(cp);

@@ -195,11 +195,12 @@ impl ControlPlane {
         if let Some(dir) = path.as_ref().parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let conn = rusqlite::Connection::open(path)?;
+        let mut conn = rusqlite::Connection::open(path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(schema::SQLITE)?;
+        crate::cpdb::migrate::sqlite(&mut conn)?;
         Ok(ControlPlane {
             db: Db::Sqlite(Mutex::new(conn)),
         })
@@ -219,6 +220,8 @@ impl ControlPlane {
             )
             .map_err(crate::cpdb::postgres::error)?;
             tx.batch_execute(schema::POSTGRES)
+                .map_err(crate::cpdb::postgres::error)?;
+            tx.batch_execute(&crate::cpdb::migrate::postgres())
                 .map_err(crate::cpdb::postgres::error)?;
             tx.commit().map_err(crate::cpdb::postgres::error)
         })?;

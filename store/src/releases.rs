@@ -1,11 +1,15 @@
 //! Release metadata (5.3a package sizes, 5.4a release notes, 5.4c minimum
-//! version notice) and crash-group lifecycle state (5.1c), in the control
-//! plane.
+//! version notice, 5.2b the minimum OS per platform) and crash-group
+//! lifecycle state (5.1c), in the control plane.
 
 use crate::control::{ControlPlane, now};
 use crate::cpdb::params;
 use crate::{Result, StoreError};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Platforms whose minimum OS version a release can declare.
+pub const MIN_OS_PLATFORMS: [&str; 5] = ["ios", "ipados", "android", "android_tablet", "harmonyos"];
 
 /// Package size of one platform / ABI split.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +52,21 @@ pub struct ReleaseMeta {
     /// Release date (Unix seconds); defaults to registration time.
     #[serde(default)]
     pub released_at: i64,
+    /// The oldest OS version the release runs on, per platform
+    /// ([`MIN_OS_PLATFORMS`]): `{"ios": "13.0", "android": "8.0"}`. The
+    /// required 5.2b cells start at its major version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub min_os: BTreeMap<String, String>,
+}
+
+impl ReleaseMeta {
+    /// The declared minimum OS major of `platform`, if any.
+    pub fn min_os_major(&self, platform: &str) -> Option<u16> {
+        self.min_os
+            .get(platform)
+            .map(|v| crate::row::os_major(v))
+            .filter(|m| *m > 0)
+    }
 }
 
 /// Lifecycle status of a crash group.
@@ -108,6 +127,23 @@ impl ControlPlane {
                 "min_version.enforce_at is before announced_at".into(),
             ));
         }
+        for (platform, v) in &meta.min_os {
+            if !MIN_OS_PLATFORMS.contains(&platform.as_str()) {
+                return Err(StoreError::Invalid(format!(
+                    "min_os: unknown platform '{platform}' (use {})",
+                    MIN_OS_PLATFORMS.join(", ")
+                )));
+            }
+            if v.len() > 64 || crate::row::os_major(v) == 0 {
+                return Err(StoreError::Invalid(format!(
+                    "min_os.{platform}: '{v}' is not an OS version such as 13.0"
+                )));
+            }
+        }
+        let min_os = (!meta.min_os.is_empty())
+            .then(|| serde_json::to_string(&meta.min_os))
+            .transpose()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let sizes = serde_json::to_string(&meta.package_sizes)
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let min = meta
@@ -122,12 +158,12 @@ impl ControlPlane {
             now()
         };
         self.db.execute(
-            "INSERT INTO releases (app_id, version, build, notes, package_sizes, min_version, released_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO releases (app_id, version, build, notes, package_sizes, min_version, released_at, created_at, min_os)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (app_id, version, build) DO UPDATE SET notes = excluded.notes,
                package_sizes = excluded.package_sizes, min_version = excluded.min_version,
-               released_at = excluded.released_at",
-            &params![meta.app_id, meta.version, meta.build, meta.notes, sizes, min, released, now()],
+               released_at = excluded.released_at, min_os = excluded.min_os",
+            &params![meta.app_id, meta.version, meta.build, meta.notes, sizes, min, released, now(), min_os],
         )?;
         Ok(())
     }
@@ -136,7 +172,7 @@ impl ControlPlane {
     pub fn releases(&self, app_id: &str) -> Result<Vec<ReleaseMeta>> {
         self.db
             .query(
-                "SELECT app_id, version, build, notes, package_sizes, min_version, released_at
+                "SELECT app_id, version, build, notes, package_sizes, min_version, released_at, min_os
                  FROM releases WHERE app_id = ? ORDER BY released_at, version, build",
                 &params![app_id],
             )?
@@ -144,6 +180,8 @@ impl ControlPlane {
             .map(|r| {
                 let sizes: String = r.get(4)?;
                 let min: Option<String> = r.get(5)?;
+                // NULL: registered before min_os existed, or none declared.
+                let min_os: Option<String> = r.get(7)?;
                 Ok(ReleaseMeta {
                     app_id: r.get(0)?,
                     version: r.get(1)?,
@@ -152,6 +190,9 @@ impl ControlPlane {
                     package_sizes: serde_json::from_str(&sizes).unwrap_or_default(),
                     min_version: min.and_then(|m| serde_json::from_str(&m).ok()),
                     released_at: r.get(6)?,
+                    min_os: min_os
+                        .and_then(|m| serde_json::from_str(&m).ok())
+                        .unwrap_or_default(),
                 })
             })
             .collect()
@@ -236,10 +277,32 @@ mod tests {
                 enforce_at: 200,
             }),
             released_at: 50,
+            min_os: BTreeMap::from([
+                ("ios".into(), "13.0".into()),
+                ("android".into(), "8".into()),
+            ]),
         };
         cp.put_release(&meta).unwrap();
         cp.put_release(&meta).unwrap();
         assert_eq!(cp.releases("a").unwrap(), vec![meta.clone()]);
+        assert_eq!(
+            (
+                meta.min_os_major("ios"),
+                meta.min_os_major("android"),
+                meta.min_os_major("harmonyos")
+            ),
+            (Some(13), Some(8), None)
+        );
+        for bad in [("symbian", "1.0"), ("ios", "latest"), ("android", "")] {
+            let m = ReleaseMeta {
+                min_os: BTreeMap::from([(bad.0.into(), bad.1.into())]),
+                ..meta.clone()
+            };
+            assert!(
+                matches!(cp.put_release(&m), Err(StoreError::Invalid(_))),
+                "{bad:?}"
+            );
+        }
         let bad = ReleaseMeta {
             min_version: Some(MinVersion {
                 version: "1".into(),

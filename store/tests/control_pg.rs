@@ -249,6 +249,11 @@ fn releases_and_group_states(f: &Fixture) {
             enforce_at: 200,
         }),
         released_at: 50,
+        min_os: [
+            ("ios".into(), "13.0".into()),
+            ("harmonyos".into(), "5.0.1".into()),
+        ]
+        .into(),
     };
     cp.put_release(&meta).unwrap();
     let older = ReleaseMeta {

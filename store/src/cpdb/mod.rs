@@ -13,6 +13,7 @@
 //! PostgreSQL goes through the synchronous `postgres` crate on a pool of
 //! dedicated threads ([`postgres`]).
 
+pub(crate) mod migrate;
 pub(crate) mod postgres;
 pub(crate) mod schema;
 pub(crate) mod sqlite;
