@@ -2,15 +2,30 @@
 //! install. Serves on the embedded store (or ClickHouse when given), creates
 //! the `demo` app, an ingest key and an admin API token, and keeps a
 //! simulated fleet reporting until Ctrl-C.
+//!
+//! The fleet's newest release crashes more often than the standard allows
+//! (the simulator's bad release), and part of the fleet is live traffic of
+//! the last hour, the window the default alert rules watch: the crash-rate
+//! rule fires within a minute or two, is printed here and listed on the
+//! dashboard's alert page.
 
 use crate::config::Config;
 use crate::{server, simulate};
 use anyhow::{Context, Result};
 use std::path::PathBuf;
-use vitals_i18n::Msg;
+use std::sync::Arc;
+use vitals_i18n::{Lang, Msg};
+use vitals_store::ControlPlane;
 use vitals_store::control::Role;
+use vitals_store::ops::AlertFilter;
 
 pub const DEMO_APP: &str = "demo";
+
+/// How often the demo evaluates the default alert rules when the
+/// configuration keeps their production cadence (every five minutes).
+pub const DEMO_ALERT_SCHEDULE: &str = "*/20 * * * * *";
+/// Share of the simulated batches that are live traffic of the last hour.
+pub const DEMO_LIVE_SHARE: f64 = 0.3;
 
 /// Runs the demo until Ctrl-C. `default_dir`: no data directory was given,
 /// so use `./vitals-demo` rather than the production default.
@@ -25,6 +40,9 @@ pub async fn run(
         cfg.data_dir = PathBuf::from("./vitals-demo");
     }
     let lang = cfg.lang();
+    if cfg.alerts.defaults.schedule == vitals_alerts::DefaultAlerts::default().schedule {
+        cfg.alerts.defaults.schedule = DEMO_ALERT_SCHEDULE.into();
+    }
     crate::at_rest::tighten(&cfg.data_dir)
         .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
     // Keys and tokens first, so the collector's key cache starts with them.
@@ -74,6 +92,13 @@ pub async fn run(
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/api/v1/apps/{DEMO_APP}/releases");
     println!("  curl -s {url}/metrics | grep vitals_events");
     println!("  curl -s {url}/readyz");
+    println!(
+        "{}",
+        Msg::CliDemoAlerts.render(
+            lang,
+            &[("schedule", &cfg.alerts.defaults.schedule), ("url", &url)]
+        )
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sim_cfg = simulate::SimConfig {
@@ -87,8 +112,10 @@ pub async fn run(
         duration_secs: 0,
         rate,
         concurrency: 4,
+        live_share: DEMO_LIVE_SHARE,
         ..Default::default()
     };
+    let alerts = tokio::spawn(watch_alerts(cp.clone(), lang, url.clone(), stop_rx.clone()));
     let sim = tokio::spawn(simulate::run_until(sim_cfg, stop_rx));
     // Ctrl-C, or SIGTERM from a service manager or `timeout`.
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -99,6 +126,7 @@ pub async fn run(
     }
     println!("{}", Msg::CliShuttingDown.text(lang));
     let _ = stop_tx.send(true);
+    let _ = alerts.await;
     match sim.await {
         Ok(Ok(report)) => println!("{}", report.render(lang)),
         Ok(Err(e)) => tracing::warn!(error = %e, "simulator stopped with an error"),
@@ -106,6 +134,70 @@ pub async fn run(
     }
     running.stop().await;
     Ok(())
+}
+
+/// Prints every alert of the demo app that fires from now on (the
+/// scheduler records them in the control plane's alert history), until
+/// `stop` changes.
+async fn watch_alerts(
+    cp: Arc<ControlPlane>,
+    lang: Lang,
+    url: String,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let filter = AlertFilter {
+        app_id: Some(DEMO_APP.into()),
+        limit: Some(200),
+        ..Default::default()
+    };
+    let history = |cp: &ControlPlane| cp.alert_history(&filter).unwrap_or_default();
+    let mut seen = history(&cp).iter().map(|e| e.id).max().unwrap_or(0);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            _ = stop.changed() => return,
+        }
+        let mut new: Vec<_> = history(&cp).into_iter().filter(|e| e.id > seen).collect();
+        new.sort_by_key(|e| e.id);
+        for e in new {
+            seen = seen.max(e.id);
+            if e.event == "fired" {
+                println!("{}", fired_line(&e, lang, &url));
+            }
+        }
+    }
+}
+
+/// One fired alert as the demo prints it: the rule, clause, release, the
+/// value against the threshold in the metric's unit, and the evidence.
+pub fn fired_line(e: &vitals_store::ops::AlertEvent, lang: Lang, url: &str) -> String {
+    let metric = e
+        .detail
+        .pointer("/result/metric")
+        .and_then(|m| serde_json::from_value(m.clone()).ok());
+    let show = |v: Option<f64>| match (metric, v) {
+        (Some(m), Some(v)) => vitals_analyzer::render::format_metric(m, v, e.threshold),
+        (None, Some(v)) => format!("{v}"),
+        (_, None) => "-".into(),
+    };
+    Msg::CliDemoAlertFired.render(
+        lang,
+        &[
+            ("rule", &e.rule_id),
+            ("clause", &e.clause),
+            ("release", &e.series),
+            ("value", &show(e.value)),
+            ("threshold", &show(e.threshold)),
+            (
+                "evidence",
+                &e.detail
+                    .get("evidence")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(""),
+            ),
+            ("url", &url),
+        ],
+    )
 }
 
 /// Dashboard users of the demo (two operators for two-person approval, a

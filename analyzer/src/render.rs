@@ -10,15 +10,22 @@ use vitals_i18n::{Lang, Msg};
 /// threshold is never printed like it: more decimals are shown until the two
 /// read differently (200.04 MB against 200 MB, not "200.0 MB").
 pub fn format_value(r: &RuleResult, v: f64) -> String {
+    format_metric(r.metric, v, Some(r.threshold))
+}
+
+/// [`format_value`] for a metric and threshold without a rule's result
+/// (an alert from the history, say).
+pub fn format_metric(metric: Metric, v: f64, threshold: Option<f64>) -> String {
     let mut extra = 0;
     loop {
-        let text = format_with(r.metric, v, extra);
-        if v == r.threshold
-            || extra >= 6
-            || !v.is_finite()
-            || text != format_with(r.metric, r.threshold, extra)
-        {
-            return text;
+        let text = format_with(metric, v, extra);
+        match threshold {
+            Some(t) if v != t && extra < 6 && v.is_finite() => {
+                if text != format_with(metric, t, extra) {
+                    return text;
+                }
+            }
+            _ => return text,
         }
         extra += 1;
     }

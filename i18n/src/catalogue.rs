@@ -570,6 +570,12 @@ catalogue! {
     CliDemoSamples = "cli.demo.samples" {
         zh: "示例调用：",
         en: "Sample calls:" }
+    CliDemoAlerts = "cli.demo.alerts" {
+        zh: "默认告警规则（崩溃率须低于 0.05% 等阻断项）按 {schedule} 评估最近一小时的数据；模拟设备中最新版本的崩溃率偏高，告警触发后会显示在这里，并列在 {url}/ui/alerts",
+        en: "Default alert rules (crash rate below 0.05 % and the other blockers) judge the last hour on schedule {schedule}; the simulated fleet's newest release crashes too often: fired alerts are printed here and listed at {url}/ui/alerts" }
+    CliDemoAlertFired = "cli.demo.alert_fired" {
+        zh: "告警已触发：{rule}（条款 {clause}）版本 {release}：{value}，阈值 {threshold}；{evidence}。详见 {url}/ui/alerts",
+        en: "ALERT fired: {rule} (clause {clause}) release {release}: {value}, threshold {threshold}; {evidence}. See {url}/ui/alerts" }
     CliMigrateDone = "cli.migrate.done" {
         zh: "{backend} 表结构已是最新（版本 {version}，本次应用 {applied} 个迁移）",
         en: "{backend} schema is up to date (version {version}, {applied} migrations applied now)" }

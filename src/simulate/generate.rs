@@ -9,8 +9,8 @@ use super::catalog::{CUSTOM_EVENTS, SITES};
 use super::crash::{choose_fatal, choose_handled, crash_event};
 use super::device::VirtualDevice;
 use super::util::{
-    DOMAIN_BATCH, DOMAIN_IDS, clamp_u64, derive_rng, lognormal, stable_hash, uuid_from,
-    weighted_index,
+    DOMAIN_BATCH, DOMAIN_IDS, DOMAIN_LIVE, clamp_u64, derive_rng, lognormal, stable_hash,
+    uuid_from, weighted_index,
 };
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -52,6 +52,7 @@ pub struct BatchGenerator {
     crash_p: f64,
     crash_mult: f64,
     abnormal_p: f64,
+    live_share: f64,
 }
 
 /// Per-batch context shared by its sessions.
@@ -112,6 +113,11 @@ impl BatchGenerator {
                 1.0
             },
             abnormal_p: 0.0015,
+            live_share: if cfg.live_share.is_finite() {
+                cfg.live_share.clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
         }
     }
 
@@ -147,6 +153,14 @@ impl BatchGenerator {
             if !chosen {
                 ago = cand;
                 chosen = u < HOURLY[hour % 24];
+            }
+        }
+        // Live traffic: a stretch that started 15-60 minutes ago, drawn
+        // from a stream of its own, so history batches stay as they were.
+        if self.live_share > 0.0 {
+            let mut live = derive_rng(self.seed, DOMAIN_LIVE, d, round);
+            if live.gen_bool(self.live_share) {
+                ago = live.gen_range(15 * 60_000..HOUR_MS);
             }
         }
         let t0 = anchor_ms - ago;

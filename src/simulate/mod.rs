@@ -84,6 +84,11 @@ pub struct SimConfig {
     /// Probability that a session crashes (0.0003 = 0.03%, under the 0.05%
     /// standard).
     pub crash_probability: f64,
+    /// Share of batches that are live traffic: a device active in the last
+    /// hour, its sessions ending before now (what alerts, which watch a
+    /// recent window, see). The rest is history spread over `days`. 0 =
+    /// none, and the batches are exactly those of earlier versions.
+    pub live_share: f64,
     /// Re-sends after 429 / 5xx / connection errors before giving up.
     pub max_retries: u32,
     /// Per-request timeout, seconds.
@@ -116,6 +121,7 @@ impl Default for SimConfig {
             bad_release: None,
             crash_multiplier: 20.0,
             crash_probability: 0.0003,
+            live_share: 0.0,
             max_retries: 8,
             timeout_secs: 30,
             progress_secs: 5,
@@ -151,6 +157,7 @@ impl fmt::Debug for SimConfig {
             .field("bad_release", &self.bad_release)
             .field("crash_multiplier", &self.crash_multiplier)
             .field("crash_probability", &self.crash_probability)
+            .field("live_share", &self.live_share)
             .field("max_retries", &self.max_retries)
             .field("timeout_secs", &self.timeout_secs)
             .field("progress_secs", &self.progress_secs)
@@ -264,6 +271,9 @@ impl SimConfig {
         }
         if !(0.0..=1.0).contains(&self.crash_probability) {
             return bad("crash_probability must be within 0–1");
+        }
+        if !(0.0..=1.0).contains(&self.live_share) {
+            return bad("live_share must be within 0–1");
         }
         if !self.crash_multiplier.is_finite() || self.crash_multiplier < 0.0 {
             return bad("crash_multiplier must be 0 or more");

@@ -375,3 +375,40 @@ fn report_renders_from_the_catalogue() {
     let json = serde_json::to_value(&r).expect("serialises");
     assert_eq!(json["batches_rejected"]["401"], 2);
 }
+
+/// Live traffic (`live_share`): that share of batches are devices active in
+/// the last hour, sessions ending before now, mostly on the newest release;
+/// every other batch is exactly what it is without live traffic.
+#[test]
+fn live_share_puts_that_share_of_batches_in_the_last_hour_and_keeps_the_rest() {
+    let hour = 3_600_000;
+    let history = generate_batches(&cfg(), 2000);
+    let live_cfg = SimConfig {
+        live_share: 0.3,
+        ..cfg()
+    };
+    let live = generate_batches(&live_cfg, 2000);
+    let recent = |b: &vitals_protocol::Batch| b.events.iter().all(|e| e.ts() >= NOW - hour);
+    assert!(
+        !history.iter().any(recent),
+        "without live traffic no batch lies in the last hour"
+    );
+    let (mut n_live, mut newest) = (0, 0);
+    for (h, l) in history.iter().zip(&live) {
+        assert!(l.events.iter().all(|e| e.ts() < NOW));
+        validate(l, &Limits::default(), NOW).expect("valid");
+        if recent(l) {
+            n_live += 1;
+            newest += usize::from(l.release.version == "5.3.0");
+        } else {
+            assert_eq!(h, l, "a history batch is unchanged");
+        }
+    }
+    assert!((500..=700).contains(&n_live), "{n_live} of 2000 live");
+    assert!(newest * 3 > n_live, "{newest} of {n_live} live on 5.3.0");
+    let bad = SimConfig {
+        live_share: 1.5,
+        ..cfg()
+    };
+    assert!(bad.check().is_err());
+}

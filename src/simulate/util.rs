@@ -9,6 +9,7 @@ use rand_chacha::ChaCha8Rng;
 pub(crate) const DOMAIN_DEVICE: u64 = 1;
 pub(crate) const DOMAIN_BATCH: u64 = 2;
 pub(crate) const DOMAIN_IDS: u64 = 3;
+pub(crate) const DOMAIN_LIVE: u64 = 4;
 
 /// SplitMix64 finaliser: a cheap, well-mixing 64-bit permutation.
 pub(crate) fn mix64(z: u64) -> u64 {
