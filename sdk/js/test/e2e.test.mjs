@@ -454,10 +454,15 @@ async function analyzerCheck(st) {
     { offered: patch.offered, downloaded: patch.downloaded, applied: patch.applied, failed: patch.failed, rolled_back: patch.rolled_back, max_bytes: patch.max_bytes },
     { offered: 3, downloaded: 1, applied: 1, failed: 1, rolled_back: 0, max_bytes: 524288 },
   );
-  // 5.4b: the release is the newest: nothing is due yet.
-  assert.deepEqual(updates.upgrade_prompts, { platforms: [] });
-  // Once 3.5.0 is registered (released before any of this), every user of
-  // 3.4.0 was due a prompt; A (shown, later) and B (declined) got one.
+  // 5.4b: the prompts offered 3.5.0, so it is the newest version, out since
+  // the first prompt; A, B and C were active since, A (shown, later) and B
+  // (declined) were prompted.
+  const prompts = { platform: 'android', newest: '3.5.0', due: 3, prompted: 2, accepted: 0, declined: 1, later: 1, stale_prompts: 0 };
+  const [first, ...more] = updates.upgrade_prompts.platforms;
+  assert.deepEqual(more, []);
+  assert.deepEqual({ ...first, since: 0 }, { ...prompts, since: 0 });
+  assert.ok(first.since > 1_700_000_000, `first prompt at ${first.since}`);
+  // Registered as released before any of this, 3.5.0 is due from then on.
   const reg = await fetch(`${server.url}/api/v1/apps/${APP}/releases`, {
     method: 'POST',
     headers: { ...auth.headers, 'Content-Type': 'application/json' },
@@ -465,9 +470,7 @@ async function analyzerCheck(st) {
   });
   assert.equal(reg.status, 201, await reg.clone().text());
   const due = (await (await fetch(`${server.url}/api/v1/apps/${APP}/releases/${rel}/updates`, auth)).json()).upgrade_prompts;
-  assert.deepEqual(due.platforms, [
-    { platform: 'android', newest: '3.5.0', since: 1, due: 3, prompted: 2, accepted: 0, declined: 1, later: 1, stale_prompts: 0 },
-  ]);
+  assert.deepEqual(due.platforms, [{ ...prompts, since: 1 }]);
   const c = await (await fetch(`${server.url}/api/v1/apps/${APP}/releases/${rel}/compliance`, auth)).json();
   const r54b = c.rules.find((r) => r.id === '5.4b/upgrade_prompt_share');
   assert.equal(r54b.value, 2 / 3);
