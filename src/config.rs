@@ -131,6 +131,10 @@ pub struct SymbolicatorSection {
     /// Least milliseconds between two checks of an app's directory for
     /// files stored or deleted by another node; 0 = at every lookup.
     pub index_refresh_ms: u64,
+    /// `[symbolicator.uploads]`: bounds of one debug-file upload (request
+    /// body, files, expanded size, ratio); uploads stream to
+    /// `<data_dir>/tmp/uploads`.
+    pub uploads: vitals_symbolicator::intake::UploadLimits,
 }
 
 impl Default for SymbolicatorSection {
@@ -138,6 +142,7 @@ impl Default for SymbolicatorSection {
         SymbolicatorSection {
             dir: None,
             index_refresh_ms: vitals_symbolicator::store::DEFAULT_REFRESH.as_millis() as u64,
+            uploads: Default::default(),
         }
     }
 }
@@ -284,6 +289,20 @@ impl Config {
                 )));
             }
         }
+        let u = &self.symbolicator.uploads;
+        for (name, v) in [
+            ("max_request_bytes", u.max_request_bytes),
+            ("max_zip_entries", u.max_zip_entries),
+            ("max_zip_entry_bytes", u.max_zip_entry_bytes),
+            ("max_zip_total_bytes", u.max_zip_total_bytes),
+            ("max_zip_ratio", u.max_zip_ratio),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "symbolicator.uploads.{name} must be at least 1"
+                )));
+            }
+        }
         if self.web.hash_concurrency == 0 {
             return Err(ConfigError::Invalid(
                 "web.hash_concurrency must be at least 1".into(),
@@ -385,6 +404,39 @@ mod tests {
         assert_eq!(cfg.web, vitals_web::LoginSettings::default());
         assert_eq!(cfg.control, vitals_control::ControlSettings::default());
         assert_eq!(cfg.https, HttpsSection::default());
+        assert_eq!(
+            cfg.collector.sentry,
+            vitals_collector::sentry::SentryConfig::default()
+        );
+    }
+
+    #[test]
+    fn upload_bounds_parse_and_zero_is_refused() {
+        let cfg: Config = toml::from_str(
+            "[symbolicator.uploads]
+max_zip_entries = 50",
+        )
+        .unwrap();
+        assert_eq!(cfg.symbolicator.uploads.max_zip_entries, 50);
+        assert_eq!(cfg.symbolicator.uploads.max_request_bytes, 4 << 30);
+        let zero: Config = toml::from_str(
+            "[symbolicator.uploads]
+max_zip_ratio = 0",
+        )
+        .unwrap();
+        assert!(
+            zero.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("symbolicator.uploads.max_zip_ratio")
+        );
+        assert!(
+            toml::from_str::<Config>(
+                "[symbolicator.uploads]
+max_zip = 1"
+            )
+            .is_err()
+        );
     }
 
     #[test]

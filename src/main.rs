@@ -485,6 +485,7 @@ async fn run(cli: Cli) -> Result<()> {
                     ..Default::default()
                 },
                 url_prefix,
+                zip: cfg.symbolicator.uploads,
                 ..Default::default()
             };
             let report = upload_paths(&paths, &target, &opts).await?;

@@ -149,10 +149,18 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
     });
     let symbolicator = vitals_symbolicator::Symbolicator::start(cfg.symbolicator())
         .map_err(|e| std::io::Error::other(format!("symbolicator: {e}")))?;
-    let sym_state = Arc::new(vitals_symbolicator::http::SymbolicatorState::new(
-        symbolicator.clone(),
-        cp.clone(),
-    ));
+    // Uploads stream to a folder per request under the data directory; one
+    // a killed process left behind is removed now.
+    let uploads_tmp = cfg.data_dir.join("tmp").join("uploads");
+    if uploads_tmp.exists()
+        && let Err(e) = std::fs::remove_dir_all(&uploads_tmp)
+    {
+        tracing::warn!(dir = %uploads_tmp.display(), error = %e, "could not clear old uploads");
+    }
+    let sym_state = Arc::new(
+        vitals_symbolicator::http::SymbolicatorState::new(symbolicator.clone(), cp.clone())
+            .with_uploads(cfg.symbolicator.uploads, uploads_tmp),
+    );
     let sym_enricher = Arc::new(crate::symbols::SymbolEnricher {
         symbolicator,
         attachments_dir: cfg.data_dir.join("attachments"),

@@ -1,11 +1,23 @@
 //! Crash attachments (minidumps, Apple crash reports) received through the
 //! Sentry protocol: written durably under `<data_dir>/attachments/`, kept
-//! raw for the symbolicator; plus a small multipart/form-data reader for
-//! the minidump endpoint.
+//! raw for the symbolicator; and the minidump endpoint's multipart body,
+//! streamed to a file there as it arrives (issue #22), never whole in
+//! memory.
 
 use crate::Inner;
 use crate::error::ApiError;
+use actix_web::{HttpRequest, web};
+use futures_util::StreamExt;
 use std::io::Write;
+use std::path::PathBuf;
+use tokio::io::AsyncWriteExt;
+
+/// A path component made of letters, digits, `-`, `_` and `.` only.
+fn safe(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect()
+}
 
 /// Writes an attachment durably and returns the reference stored with the
 /// crash (`attachment:<kind>:<relative path>`).
@@ -16,11 +28,6 @@ pub fn store(
     kind: &str,
     data: &[u8],
 ) -> Result<String, ApiError> {
-    let safe = |s: &str| {
-        s.chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            .collect::<String>()
-    };
     let (app, id, kind) = (safe(app), safe(envelope_id), safe(kind));
     let dir = st.attachments_dir.join(&app);
     let io = |e: std::io::Error| ApiError::SpoolFailed(format!("attachment: {e}"));
@@ -37,94 +44,128 @@ pub fn store(
     Ok(format!("attachment:{kind}:{app}/{name}"))
 }
 
-/// One multipart/form-data part.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Part {
-    pub name: String,
-    pub filename: Option<String>,
-    pub data: Vec<u8>,
+/// A minidump being received: a file under the app's attachments folder,
+/// removed when dropped unless it was kept ([`keep_incoming`]).
+pub struct Incoming {
+    path: PathBuf,
+    kept: bool,
 }
 
-fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    if needle.is_empty() || from > hay.len() {
-        return None;
+impl Drop for Incoming {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
 }
 
-fn param(disposition: &str, key: &str) -> Option<String> {
-    disposition.split(';').map(str::trim).find_map(|kv| {
-        let (k, v) = kv.split_once('=')?;
-        (k.trim().eq_ignore_ascii_case(key)).then(|| v.trim().trim_matches('"').to_string())
-    })
+/// A minidump upload (`/api/{project}/minidump/`), read as it streams: the
+/// `upload_file_minidump` part straight into a file, other file parts
+/// drained, text parts (event fields, the `sentry` JSON) in memory.
+pub struct MinidumpForm {
+    /// The dump and its file name.
+    pub dump: Option<(Incoming, Option<String>)>,
+    /// Text parts: (name, bytes).
+    pub fields: Vec<(String, Vec<u8>)>,
 }
 
-/// Parses a multipart/form-data body.
-pub fn multipart(content_type: &str, body: &[u8]) -> Result<Vec<Part>, ApiError> {
-    let bad = |r: &str| ApiError::SentryItem {
+/// Receives a minidump upload under the request bound
+/// `[collector.sentry] max_attachment_bytes` (all parts together, `413
+/// sentry.attachment_too_large` beyond it, checked on `Content-Length`
+/// first and then as the bytes arrive) with text parts under
+/// `max_item_bytes`; never holds the dump in memory.
+pub async fn receive_minidump(
+    st: &Inner,
+    app: &str,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<MinidumpForm, ApiError> {
+    let cfg = &st.cfg.sentry;
+    let max = cfg.max_attachment_bytes as u64;
+    if req
+        .headers()
+        .get("content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|len| len > max)
+    {
+        return Err(ApiError::AttachmentTooLarge(max));
+    }
+    let bad = |r: String| ApiError::SentryItem {
         index: 0,
         reason: format!("multipart: {r}"),
     };
-    let boundary = param(content_type, "boundary")
-        .filter(|b| !b.is_empty())
-        .ok_or_else(|| bad("no boundary in Content-Type"))?;
-    let delim = format!("--{boundary}");
-    let mut parts = Vec::new();
-    let mut pos =
-        find(body, delim.as_bytes(), 0).ok_or_else(|| bad("boundary not found"))? + delim.len();
-    loop {
-        if body[pos..].starts_with(b"--") {
-            break;
+    let io = |e: std::io::Error| ApiError::SpoolFailed(format!("attachment: {e}"));
+    let dir = st.attachments_dir.join(safe(app));
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let mut mp = actix_multipart::Multipart::new(req.headers(), payload);
+    let mut form = MinidumpForm {
+        dump: None,
+        fields: Vec::new(),
+    };
+    let (mut total, mut text) = (0u64, 0usize);
+    while let Some(field) = mp.next().await {
+        let mut field = field.map_err(|e| bad(e.to_string()))?;
+        let name = field.name().unwrap_or("").to_string();
+        let filename = field
+            .content_disposition()
+            .and_then(|cd| cd.get_filename())
+            .map(str::to_string);
+        let is_dump = name == "upload_file_minidump" && form.dump.is_none();
+        let mut file = None;
+        if is_dump {
+            let path = dir.join(format!(".incoming-{}.tmp", uuid::Uuid::new_v4().simple()));
+            let f = tokio::fs::File::create(&path).await.map_err(io)?;
+            form.dump = Some((Incoming { path, kept: false }, filename.clone()));
+            file = Some(f);
         }
-        let head_start = pos
-            + if body[pos..].starts_with(b"\r\n") {
-                2
-            } else {
-                0
-            };
-        let head_end =
-            find(body, b"\r\n\r\n", head_start).ok_or_else(|| bad("part without headers"))?;
-        let headers = std::str::from_utf8(&body[head_start..head_end])
-            .map_err(|_| bad("headers are not UTF-8"))?;
-        let disposition = headers
-            .lines()
-            .find_map(|l| {
-                l.split_once(':')
-                    .filter(|(k, _)| k.trim().eq_ignore_ascii_case("content-disposition"))
-                    .map(|(_, v)| v.to_string())
-            })
-            .ok_or_else(|| bad("part without Content-Disposition"))?;
-        let data_start = head_end + 4;
-        let next = find(body, format!("\r\n{delim}").as_bytes(), data_start)
-            .ok_or_else(|| bad("unterminated part"))?;
-        parts.push(Part {
-            name: param(&disposition, "name").unwrap_or_default(),
-            filename: param(&disposition, "filename"),
-            data: body[data_start..next].to_vec(),
-        });
-        pos = next + 2 + delim.len();
-        if pos >= body.len() {
-            break;
+        let mut data = Vec::new();
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| bad(e.to_string()))?;
+            total += chunk.len() as u64;
+            if total > max {
+                return Err(ApiError::AttachmentTooLarge(max));
+            }
+            if let Some(f) = file.as_mut() {
+                f.write_all(&chunk).await.map_err(io)?;
+            } else if filename.is_none() {
+                text += chunk.len();
+                if text > cfg.max_item_bytes {
+                    return Err(bad(format!(
+                        "form fields over {} bytes",
+                        cfg.max_item_bytes
+                    )));
+                }
+                data.extend_from_slice(&chunk);
+            }
+            // Other file parts (logs and the like) are read and dropped.
+        }
+        if let Some(mut f) = file {
+            f.flush().await.map_err(io)?;
+        } else if filename.is_none() {
+            form.fields.push((name, data));
         }
     }
-    Ok(parts)
+    Ok(form)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_fields_and_files() {
-        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"sentry\"\r\n\r\n{\"release\":\"a@1\"}\r\n--XyZ\r\nContent-Disposition: form-data; name=\"upload_file_minidump\"; filename=\"c.dmp\"\r\nContent-Type: application/octet-stream\r\n\r\nMDMP\r\n\x00\x01\r\n--XyZ--\r\n";
-        let p = multipart("multipart/form-data; boundary=XyZ", body).unwrap();
-        assert_eq!(p.len(), 2);
-        assert_eq!(p[0].name, "sentry");
-        assert_eq!(p[1].filename.as_deref(), Some("c.dmp"));
-        assert_eq!(p[1].data, b"MDMP\r\n\x00\x01");
-        assert!(multipart("multipart/form-data", body).is_err());
-    }
+/// Keeps a received minidump as the attachment of `envelope_id` (fsynced,
+/// renamed into place); returns the reference stored with the crash.
+pub fn keep_incoming(
+    st: &Inner,
+    app: &str,
+    envelope_id: &str,
+    kind: &str,
+    mut incoming: Incoming,
+) -> Result<String, ApiError> {
+    let (app, id, kind) = (safe(app), safe(envelope_id), safe(kind));
+    let io = |e: std::io::Error| ApiError::SpoolFailed(format!("attachment: {e}"));
+    std::fs::File::open(&incoming.path)
+        .and_then(|f| f.sync_all())
+        .map_err(io)?;
+    let name = format!("{id}-{kind}.bin");
+    std::fs::rename(&incoming.path, st.attachments_dir.join(&app).join(&name)).map_err(io)?;
+    incoming.kept = true;
+    st.metrics.attachments.inc();
+    Ok(format!("attachment:{kind}:{app}/{name}"))
 }

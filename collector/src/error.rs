@@ -74,6 +74,8 @@ pub enum ApiError {
     SentryAppNotFound(String),
     #[error("bad Sentry intake settings: {0}")]
     SentryBadSettings(String),
+    #[error("minidump upload over {0} bytes")]
+    AttachmentTooLarge(u64),
 }
 
 impl ApiError {
@@ -94,7 +96,9 @@ impl ApiError {
             | ProjectMismatch { .. }
             | SentryDisabled { .. }
             | OriginNotAllowed { .. } => StatusCode::FORBIDDEN,
-            TooLarge(_) | DecompressedTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            TooLarge(_) | DecompressedTooLarge(_) | AttachmentTooLarge(_) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             BadEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BadCompression(_)
             | Invalid(_)
@@ -146,6 +150,7 @@ impl ApiError {
             SentryBadOrigin(_) => Msg::SentryBadOrigin,
             SentryAppNotFound(_) => Msg::SentryAppNotFound,
             SentryBadSettings(_) => Msg::SentryBadSettings,
+            AttachmentTooLarge(_) => Msg::SentryAttachmentTooLarge,
         }
     }
 
@@ -180,6 +185,13 @@ impl ApiError {
             SentryDisabled { app } | SentryAppNotFound(app) => m.render(lang, &[("app", app)]),
             OriginNotAllowed { app, origin } => m.render(lang, &[("app", app), ("origin", origin)]),
             SentryBadOrigin(b) => m.render(lang, &[("value", &b.value), ("reason", &b.reason)]),
+            AttachmentTooLarge(l) => m.render(
+                lang,
+                &[
+                    ("limit", l),
+                    ("key", &"collector.sentry.max_attachment_bytes"),
+                ],
+            ),
         }
     }
 

@@ -395,6 +395,9 @@ catalogue! {
     SentryBadSettings = "sentry.bad_settings" {
         zh: "Sentry 接入设置无效：{reason}；请求体应为 JSON 对象，字段 enabled（true 或 false）和 allowed_origins（字符串数组），均可省略",
         en: "invalid Sentry intake settings: {reason}; send a JSON object with enabled (true or false) and allowed_origins (an array of strings), both optional" }
+    SentryAttachmentTooLarge = "sentry.attachment_too_large" {
+        zh: "minidump 上传请求体超过上限 {limit} 字节：可调高配置项 {key}",
+        en: "the minidump upload exceeds the limit of {limit} bytes: raise {key} in the configuration if it is genuine" }
     SentryAppNotFound = "sentry.app_not_found" {
         zh: "没有应用 {app}：先用 `vitals keys create --app {app}` 创建",
         en: "no app {app}: create it first with `vitals keys create --app {app}`" }
@@ -748,17 +751,20 @@ catalogue! {
         zh: "上传请求体（所有部分合计）超过上限 {limit} 字节：请分多次上传，或调高配置项 {key}",
         en: "the upload body (all parts together) exceeds the limit of {limit} bytes: upload in several requests, or raise {key} in the configuration" }
     SymZipTooManyEntries = "symbolicator.zip_too_many_entries" {
-        zh: "压缩包 {name} 的条目数超过上限 {limit}：请拆分压缩包，或调高配置项 {key}",
-        en: "archive {name} has more than {limit} entries: split it, or raise {key} in the configuration" }
+        zh: "上传的文件数（文件部分与压缩包条目合计）在 {name} 处超过上限 {limit}：请拆分上传，或调高配置项 {key}",
+        en: "the upload holds more than {limit} files (file parts and archive entries together) at {name}: split it, or raise {key} in the configuration" }
     SymZipTooLarge = "symbolicator.zip_too_large" {
-        zh: "压缩包 {name} 解压后总大小超过上限 {limit} 字节：请拆分压缩包，或调高配置项 {key}",
-        en: "archive {name} expands to more than {limit} bytes in total: split it, or raise {key} in the configuration" }
+        zh: "上传中的压缩包解压后合计超过上限 {limit} 字节（在 {name} 处）：请拆分上传，或调高配置项 {key}",
+        en: "the upload's archives expand to more than {limit} bytes together (at {name}): split it, or raise {key} in the configuration" }
     SymZipEntryTooLarge = "symbolicator.zip_entry_too_large" {
         zh: "压缩包 {name} 中的 {entry} 解压后超过上限 {limit} 字节：可调高配置项 {key}",
         en: "{entry} in archive {name} expands to more than {limit} bytes: raise {key} in the configuration if it is genuine" }
     SymZipRatio = "symbolicator.zip_ratio" {
         zh: "压缩包 {name} 中的 {entry} 压缩比超过上限 {limit}（疑似压缩炸弹）：如确为正常文件，可调高配置项 {key}",
         en: "{entry} in archive {name} is compressed more than {limit} times (a zip bomb?): raise {key} in the configuration if it is genuine" }
+    SymZipArchiveRatio = "symbolicator.zip_archive_ratio" {
+        zh: "压缩包 {name} 整体压缩比超过上限 {limit}（疑似由许多小条目组成的压缩炸弹）：如确为正常文件，可调高配置项 {key}",
+        en: "archive {name} as a whole is compressed more than {limit} times (a zip bomb of many small entries?): raise {key} in the configuration if it is genuine" }
     SymBadFileName = "symbolicator.bad_file_name" {
         zh: "文件名 {name} 不安全（含路径穿越或控制字符）",
         en: "unsafe file name {name} (path traversal or control characters)" }

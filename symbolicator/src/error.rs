@@ -7,6 +7,49 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 use vitals_i18n::{Lang, Msg};
 
+/// The bounds of an upload (`[symbolicator.uploads]`, see
+/// [`crate::intake::UploadLimits`]), each with the configuration key that
+/// raises it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadLimit {
+    /// The request body, all parts together.
+    Request,
+    /// Files in one upload (parts and archive entries).
+    Entries,
+    /// Expanded size of one archive entry.
+    Entry,
+    /// Expanded size of the upload's archives together.
+    Total,
+    /// Expansion ratio of one entry.
+    Ratio,
+    /// Expansion ratio of a whole archive.
+    ArchiveRatio,
+}
+
+impl UploadLimit {
+    /// The configuration key to raise it.
+    pub fn key(self) -> &'static str {
+        match self {
+            UploadLimit::Request => "symbolicator.uploads.max_request_bytes",
+            UploadLimit::Entries => "symbolicator.uploads.max_zip_entries",
+            UploadLimit::Entry => "symbolicator.uploads.max_zip_entry_bytes",
+            UploadLimit::Total => "symbolicator.uploads.max_zip_total_bytes",
+            UploadLimit::Ratio | UploadLimit::ArchiveRatio => "symbolicator.uploads.max_zip_ratio",
+        }
+    }
+
+    fn msg(self) -> Msg {
+        match self {
+            UploadLimit::Request => Msg::SymUploadTooLarge,
+            UploadLimit::Entries => Msg::SymZipTooManyEntries,
+            UploadLimit::Entry => Msg::SymZipEntryTooLarge,
+            UploadLimit::Total => Msg::SymZipTooLarge,
+            UploadLimit::Ratio => Msg::SymZipRatio,
+            UploadLimit::ArchiveRatio => Msg::SymZipArchiveRatio,
+        }
+    }
+}
+
 /// Everything that can go wrong in the symbolicator.
 #[derive(Debug, thiserror::Error)]
 pub enum SymError {
@@ -30,6 +73,18 @@ pub enum SymError {
     /// A file is larger than the configured limit.
     #[error("file over {0} bytes")]
     TooLarge(u64),
+    /// An upload broke one of its bounds (`[symbolicator.uploads]`).
+    #[error("upload over {limit:?} limit {value} ({archive} {entry})")]
+    OverLimit {
+        /// Which bound.
+        limit: UploadLimit,
+        /// Its configured value.
+        value: u64,
+        /// The archive (or upload) concerned.
+        archive: String,
+        /// The entry concerned, if one.
+        entry: String,
+    },
     /// An upload without any file part.
     #[error("upload without files")]
     UploadEmpty,
@@ -99,6 +154,17 @@ pub enum SymError {
 }
 
 impl SymError {
+    /// An upload over `limit` (configured as `value`), in `archive` at
+    /// `entry`.
+    pub fn over(limit: UploadLimit, value: u64, archive: &str, entry: &str) -> Self {
+        SymError::OverLimit {
+            limit,
+            value,
+            archive: archive.chars().take(256).collect(),
+            entry: entry.chars().take(256).collect(),
+        }
+    }
+
     /// Wraps an I/O error with the path it happened on.
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         SymError::Io {
@@ -117,7 +183,7 @@ impl SymError {
             UnknownFormat(_) | ArchiveRejected { .. } | Corrupt { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            TooLarge(_) | OverLimit { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             MissingToken | BadToken => StatusCode::UNAUTHORIZED,
             Forbidden { .. } => StatusCode::FORBIDDEN,
             Remote { .. } => StatusCode::BAD_GATEWAY,
@@ -134,6 +200,7 @@ impl SymError {
             UnknownFormat(_) => Msg::SymUnknownFormat,
             ArchiveRejected { .. } => Msg::SymArchiveRejected,
             TooLarge(_) => Msg::RequestTooLarge,
+            OverLimit { limit, .. } => limit.msg(),
             UploadEmpty => Msg::SymUploadEmpty,
             BadField { .. } => Msg::SymBadField,
             MissingToken => Msg::AuthMissingToken,
@@ -157,6 +224,20 @@ impl SymError {
                 m.render(lang, &[("name", name), ("reason", reason)])
             }
             TooLarge(l) => m.render(lang, &[("limit", l)]),
+            OverLimit {
+                limit,
+                value,
+                archive,
+                entry,
+            } => m.render(
+                lang,
+                &[
+                    ("limit", value),
+                    ("key", &limit.key()),
+                    ("name", archive),
+                    ("entry", entry),
+                ],
+            ),
             BadField { field, reason } => m.render(lang, &[("field", field), ("reason", reason)]),
             Forbidden { role, needed } => m.render(lang, &[("role", role), ("needed", needed)]),
             UploadEmpty | MissingToken | BadToken => m.text(lang),
@@ -169,9 +250,15 @@ impl SymError {
         }
     }
 
-    /// The JSON error body in `lang`.
+    /// The JSON error body in `lang`; an upload over a bound also names
+    /// the bound's value (`limit`) and its key (`config_key`).
     pub fn body(&self, lang: Lang) -> serde_json::Value {
-        json!({"error": {"code": self.msg().key(), "message": self.message(lang)}})
+        let mut e = json!({"code": self.msg().key(), "message": self.message(lang)});
+        if let SymError::OverLimit { limit, value, .. } = self {
+            e["limit"] = json!(value);
+            e["config_key"] = json!(limit.key());
+        }
+        json!({ "error": e })
     }
 }
 
@@ -216,6 +303,12 @@ mod tests {
                 reason: "ratio".into(),
             },
             SymError::TooLarge(10),
+            SymError::over(UploadLimit::Request, 7, "", ""),
+            SymError::over(UploadLimit::Entries, 7, "a.zip", ""),
+            SymError::over(UploadLimit::Entry, 7, "a.zip", "b.so"),
+            SymError::over(UploadLimit::Total, 7, "a.zip", "b.so"),
+            SymError::over(UploadLimit::Ratio, 7, "a.zip", "b.so"),
+            SymError::over(UploadLimit::ArchiveRatio, 7, "a.zip", ""),
             SymError::UploadEmpty,
             SymError::Forbidden {
                 role: "viewer",
@@ -231,6 +324,19 @@ mod tests {
             }
         }
         assert_eq!(SymError::UploadEmpty.status(), StatusCode::BAD_REQUEST);
+        let e = SymError::over(UploadLimit::Total, 4096, "a.zip", "b.so");
+        assert_eq!(e.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let b = e.body(Lang::En);
+        assert_eq!(
+            b["error"]["config_key"],
+            "symbolicator.uploads.max_zip_total_bytes"
+        );
+        assert_eq!(b["error"]["limit"], 4096);
+        let m = b["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            m.contains("4096") && m.contains("symbolicator.uploads.max_zip_total_bytes"),
+            "{m}"
+        );
         assert_eq!(SymError::BadToken.status(), StatusCode::UNAUTHORIZED);
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::detect;
 use crate::error::{Result, SymError};
-use crate::intake::{self, ZipLimits};
+use crate::intake::{self, Budget, UploadLimits};
 use crate::store::{DebugFileStore, UploadHints};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -36,8 +36,8 @@ pub struct UploadOptions {
     /// For JS artifacts: URL = prefix + path relative to the argument
     /// (e.g. `~/static/js/`).
     pub url_prefix: Option<String>,
-    /// Zip limits.
-    pub zip: ZipLimits,
+    /// Zip limits (`[symbolicator.uploads]`, per archive here).
+    pub zip: UploadLimits,
     /// Largest file read.
     pub max_file_bytes: u64,
 }
@@ -79,24 +79,38 @@ pub async fn upload_paths(
         UploadTarget::Remote { .. } => None,
     };
     let client = reqwest::Client::new();
-    for (path, rel) in intake::walk(paths)? {
-        let data = match intake::read_limited(&path, max) {
-            Ok(d) => d,
-            Err(e) => {
-                report
-                    .skipped
-                    .push((path.display().to_string(), e.to_string()));
-                continue;
-            }
-        };
-        let entries = intake::expand(&rel, data, &opts.zip)?;
+    let tmp = tempfile::tempdir().map_err(|e| SymError::io(std::env::temp_dir(), e))?;
+    for (n, (path, rel)) in intake::walk(paths)?.into_iter().enumerate() {
+        let zip = intake::is_zip_file(&path)?;
+        if !zip && let Err(e) = intake::read_limited_len(&path, max) {
+            report
+                .skipped
+                .push((path.display().to_string(), e.to_string()));
+            continue;
+        }
+        // A zip is expanded to files (under the same bounds as the
+        // server's), anything else is its own entry.
+        let entries = intake::expand_file(
+            &rel,
+            &path,
+            &tmp.path().join(n.to_string()),
+            &opts.zip,
+            &mut Budget::default(),
+        )?;
         for e in entries {
-            let full = if intake::is_zip_name(&rel) {
+            let full = if zip {
                 format!("{rel}/{}", e.path)
             } else {
                 e.path.clone()
             };
-            if detect::detect(&e.data, &e.path).is_none() {
+            let data = match intake::read_limited(&e.file, max) {
+                Ok(d) => d,
+                Err(err) => {
+                    report.skipped.push((full, err.to_string()));
+                    continue;
+                }
+            };
+            if detect::detect(&data, &e.path).is_none() {
                 report.skipped.push((full, "not a debug file".into()));
                 continue;
             }
@@ -105,9 +119,9 @@ pub async fn upload_paths(
                 hints.url = Some(u);
             }
             let created = match (&local, target) {
-                (Some(store), _) => store.put(&opts.app, &e.path, &e.data, &hints)?.created,
+                (Some(store), _) => store.put(&opts.app, &e.path, &data, &hints)?.created,
                 (None, UploadTarget::Remote { base_url, token }) => {
-                    post(&client, base_url, token, &opts.app, &e.path, e.data, &hints).await?
+                    post(&client, base_url, token, &opts.app, &e.path, data, &hints).await?
                 }
                 (None, UploadTarget::Local { .. }) => false,
             };

@@ -107,6 +107,11 @@ impl Server {
         String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).to_string()
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Peak resident memory of the server process so far, KiB.
     pub fn peak_rss_kib(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))

@@ -312,6 +312,16 @@ async fn process(
     app: &App,
     env: envelope::Envelope,
 ) -> Result<(String, Tally), ApiError> {
+    process_with(st, app, env, None).await
+}
+
+/// [`process`], with an attachment already stored (a streamed minidump).
+async fn process_with(
+    st: &Inner,
+    app: &App,
+    env: envelope::Envelope,
+    stored: Option<String>,
+) -> Result<(String, Tally), ApiError> {
     let cfg = &st.cfg.sentry;
     let id = envelope_id(&env.header);
     let ctx = map::MapCtx {
@@ -323,7 +333,7 @@ async fn process(
     };
     let mut tally = Tally::default();
     // Attachments first, so an event in the same envelope can point at them.
-    let mut attachment_note: Option<String> = None;
+    let mut attachment_note: Option<String> = stored;
     for it in env.items.iter().filter(|i| i.ty == "attachment") {
         let kind = it
             .header
@@ -584,64 +594,49 @@ async fn minidump_route(req: HttpRequest, payload: web::Payload, st: Shared) -> 
     );
     let run = async {
         let app = authenticate(&req, &st)?;
-        let body = read_body(&req, payload, st.cfg.sentry.max_attachment_bytes).await?;
-        let content_type = req
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        let parts = crate::attachments::multipart(content_type, &body)?;
-        let dump = parts
-            .iter()
-            .find(|p| p.name == "upload_file_minidump")
-            .ok_or_else(|| ApiError::SentryItem {
-                index: 0,
-                reason: "no upload_file_minidump part".into(),
-            })?;
+        // Streamed: the dump into a file under the app's attachments.
+        let form = crate::attachments::receive_minidump(&st, &app.app_id, &req, payload).await?;
+        let (dump, filename) = form.dump.ok_or_else(|| ApiError::SentryItem {
+            index: 0,
+            reason: "no upload_file_minidump part".into(),
+        })?;
         // Event fields come as a `sentry` JSON part or as form fields.
-        let mut doc = parts
+        let mut doc = form
+            .fields
             .iter()
-            .find(|p| p.name == "sentry")
-            .and_then(|p| serde_json::from_slice::<Value>(&p.data).ok())
+            .find(|(name, _)| name == "sentry")
+            .and_then(|(_, data)| serde_json::from_slice::<Value>(data).ok())
             .unwrap_or_else(|| json!({}));
-        for p in parts
-            .iter()
-            .filter(|p| p.filename.is_none() && p.name != "sentry")
-        {
-            if let Ok(v) = std::str::from_utf8(&p.data) {
-                doc[p.name.as_str()] = json!(v);
+        for (name, data) in form.fields.iter().filter(|(name, _)| name != "sentry") {
+            if let Ok(v) = std::str::from_utf8(data) {
+                doc[name.as_str()] = json!(v);
             }
         }
         let mut header = json!({});
         header["event_id"] = doc.get("event_id").cloned().unwrap_or(Value::Null);
-        let mut payload =
-            serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
         if doc.get("exception").is_none() {
             doc["level"] = json!("fatal");
             doc["exception"] = json!({"values": [{"type": "Minidump", "value": "native crash (unsymbolicated)", "mechanism": {"handled": false}}]});
             if doc.get("timestamp").is_none() {
                 doc["timestamp"] = json!(now_ms() as f64 / 1000.0);
             }
-            payload = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
         }
+        let payload = serde_json::to_vec(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let id = envelope_id(&header);
+        let note =
+            crate::attachments::keep_incoming(&st, &app.app_id, &id, "event.minidump", dump)?;
+        tracing::debug!(app = %app.app_id, file = ?filename, "minidump received");
         let env = envelope::Envelope {
-            header,
-            items: vec![
-                envelope::Item {
-                    ty: "attachment".into(),
-                    header: json!({"type": "attachment", "attachment_type": "event.minidump", "filename": dump.filename.clone().unwrap_or_default()}),
-                    payload: dump.data.clone(),
-                },
-                envelope::Item {
-                    ty: "event".into(),
-                    header: json!({"type": "event"}),
-                    payload,
-                },
-            ],
+            header: json!({ "event_id": id }),
+            items: vec![envelope::Item {
+                ty: "event".into(),
+                header: json!({"type": "event"}),
+                payload,
+            }],
             error: None,
             oversized: Vec::new(),
         };
-        let (id, tally) = process(&st, &app, env).await?;
+        let (id, tally) = process_with(&st, &app, env, Some(note)).await?;
         Ok(respond(id, tally, None, 0, lang))
     };
     run.await.unwrap_or_else(|e: ApiError| failure(&e, lang))
