@@ -50,6 +50,20 @@ async fn listed(c: &reqwest::Client, url: &str, token: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// `n` entries `DIR/i.so` of 1 MiB of zeros each (deflated once).
+fn mib_of_zeros_each(n: usize, dir: &str) -> Vec<ZipEntry> {
+    let one = ZipEntry::zeros("one", 1, 1 << 20);
+    (0..n)
+        .map(|i| ZipEntry {
+            name: format!("{dir}/{i}.so"),
+            method: one.method,
+            data: one.data.clone(),
+            crc: one.crc,
+            size: one.size,
+        })
+        .collect()
+}
+
 /// No file called `marker` anywhere under `root` or in any of its ancestors.
 fn nowhere(root: &Path, marker: &str) {
     let found: Vec<_> = files_under(root)
@@ -147,9 +161,7 @@ async fn debug_file_uploads_refuse_traversal_bombs_and_oversize() {
     );
     // The bomb: 600 entries of 1 MiB of zeros each, every one
     // under the per-entry ratio floor; the archive's own ratio stops it.
-    let entries: Vec<ZipEntry> = (0..600)
-        .map(|i| ZipEntry::zeros(&format!("z/{i}.so"), 1, 1 << 20))
-        .collect();
+    let entries = mib_of_zeros_each(600, "z");
     let many = zip(&entries);
     assert!(many.len() < 1 << 20, "bomb is {} bytes", many.len());
     let (status, body) = upload(&c, &url, &ci, "many.zip", &many).await;
@@ -300,9 +312,7 @@ async fn upload_bounds_come_from_the_config_and_bodies_stream_to_disk() {
     let uploads = data.join("tmp/uploads");
 
     // A zip expanding past the total bound, 1 MiB at a time.
-    let entries: Vec<ZipEntry> = (0..12)
-        .map(|i| ZipEntry::zeros(&format!("t/{i}.so"), 1, 1 << 20))
-        .collect();
+    let entries = mib_of_zeros_each(12, "t");
     let (status, body) = upload(&c, &url, &ci, "total.zip", &zip(&entries)).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(
