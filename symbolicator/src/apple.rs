@@ -231,6 +231,7 @@ pub fn text_report_to_raw(report: &AppleCrashReport) -> RawCrash {
         threads,
         images,
         proguard_uuids: Vec::new(),
+        scripts: Vec::new(),
     }
 }
 
@@ -324,6 +325,7 @@ pub fn parse_ips(text: &str) -> Result<RawCrash> {
         threads,
         images,
         proguard_uuids: Vec::new(),
+        scripts: Vec::new(),
     })
 }
 

@@ -14,6 +14,8 @@ use symbolic_sourcemapcache::{
     ScopeLookupResult, SourceMapCache, SourceMapCacheWriter, SourcePosition,
 };
 
+pub mod urls;
+
 /// Lines of context around the looked-up line.
 pub const CONTEXT_LINES: usize = 5;
 
@@ -130,31 +132,6 @@ pub fn lookup_in(bytes: &[u8], line: u32, col: u32) -> Result<Option<JsLocation>
     }))
 }
 
-/// The path part of a script URL: scheme and host dropped, `~` prefix
-/// (Sentry's "any host") dropped, query and fragment dropped.
-pub fn url_path(url: &str) -> &str {
-    let u = url.split(['?', '#']).next().unwrap_or(url);
-    let u = match u.find("://") {
-        Some(i) => {
-            let rest = &u[i + 3..];
-            rest.find('/').map(|j| &rest[j..]).unwrap_or("")
-        }
-        None => u,
-    };
-    u.strip_prefix('~').unwrap_or(u)
-}
-
-/// Resolves a `sourceMappingURL` relative to the script URL.
-pub fn resolve_relative(base: &str, rel: &str) -> String {
-    if rel.contains("://") || rel.starts_with('~') || rel.starts_with('/') {
-        return rel.to_string();
-    }
-    match base.rfind('/') {
-        Some(i) => format!("{}{}", &base[..=i], rel),
-        None => rel.to_string(),
-    }
-}
-
 /// Source-map lookups over the store.
 #[derive(Debug, Clone)]
 pub struct JsSymbolizer {
@@ -168,6 +145,10 @@ impl JsSymbolizer {
         JsSymbolizer { store, caches }
     }
 
+    /// The newest upload of `kind` for `release` whose URL names `url`
+    /// under the rules of [`urls`], the most specific match first. Nothing
+    /// when no upload is proven to be that script (a shared file name is
+    /// no proof).
     fn artifact(
         &self,
         app: &str,
@@ -183,32 +164,56 @@ impl JsSymbolizer {
         if exact.is_some() {
             return exact;
         }
-        // Same path on any host (`~/…`), then same basename.
-        let path = url_path(url);
-        let arts = self.store.release_artifacts(app, release);
-        let by_path = arts
-            .iter()
+        self.store
+            .release_artifacts(app, release)
+            .into_iter()
             .filter(|m| m.kind == kind)
-            .find(|m| m.url.as_deref().map(url_path) == Some(path))
-            .cloned();
-        by_path.or_else(|| {
-            let base = path.rsplit('/').next().unwrap_or(path);
-            arts.into_iter().filter(|m| m.kind == kind).find(|m| {
-                m.url
-                    .as_deref()
-                    .map(|u| url_path(u).rsplit('/').next().unwrap_or("") == base)
-                    .unwrap_or(false)
+            .filter_map(|m| {
+                let rank = urls::match_rank(m.url.as_deref()?, url)?;
+                Some((rank, m.uploaded_at_ms, m))
             })
-        })
+            .max_by(|a, b| (a.0, a.1, &b.2.id).cmp(&(b.0, b.1, &a.2.id)))
+            .map(|(_, _, m)| m)
     }
 
-    /// Finds the minified file and source map for a script.
+    /// Finds the minified file and source map for a script by URL (see
+    /// [`JsSymbolizer::resolve_frame`]).
     pub fn resolve(
         &self,
         app: &str,
         release: &str,
         url: &str,
     ) -> (Option<Arc<DebugFileMeta>>, Option<Arc<DebugFileMeta>>) {
+        self.resolve_frame(app, release, url, None)
+    }
+
+    /// Finds the minified file and source map for a script: by the
+    /// frame's debug id when it has one and the map is stored, else by
+    /// URL: the minified file uploaded for the URL, then its map by the
+    /// minified file's debug id, its `sourceMappingURL` (relative to the
+    /// minified file's upload URL) or `{url}.map`, each matched under the
+    /// rules of [`urls`].
+    pub fn resolve_frame(
+        &self,
+        app: &str,
+        release: &str,
+        url: &str,
+        debug_id: Option<&str>,
+    ) -> (Option<Arc<DebugFileMeta>>, Option<Arc<DebugFileMeta>>) {
+        if let Some(id) = debug_id {
+            let files = self.store.by_js_debug_id(app, id);
+            let map = files
+                .iter()
+                .find(|f| f.kind == FileKind::SourceMap)
+                .cloned();
+            if map.is_some() {
+                let minified = files
+                    .iter()
+                    .find(|f| f.kind == FileKind::MinifiedSource)
+                    .cloned();
+                return (minified, map);
+            }
+        }
         let minified = self.artifact(app, release, url, FileKind::MinifiedSource);
         let mut map = None;
         if let Some(m) = &minified {
@@ -219,16 +224,19 @@ impl JsSymbolizer {
                     .into_iter()
                     .find(|f| f.kind == FileKind::SourceMap);
             }
+            let base = m.url.as_deref().unwrap_or(url);
             if map.is_none()
                 && let Some(smu) = &m.source_mapping_url
             {
-                let base = m.url.as_deref().unwrap_or(url);
                 map = self.artifact(
                     app,
                     release,
-                    &resolve_relative(base, smu),
+                    &urls::resolve_relative(base, smu),
                     FileKind::SourceMap,
                 );
+            }
+            if map.is_none() && base != url {
+                map = self.artifact(app, release, &format!("{base}.map"), FileKind::SourceMap);
             }
         }
         if map.is_none() {
@@ -247,7 +255,21 @@ impl JsSymbolizer {
         line: u32,
         col: u32,
     ) -> Result<Option<Option<JsLocation>>> {
-        let (minified, map) = self.resolve(app, release, url);
+        self.lookup_frame(app, release, url, None, line, col)
+    }
+
+    /// [`JsSymbolizer::lookup`] for a frame whose script may carry a debug
+    /// id (the image the SDK sends for it).
+    pub fn lookup_frame(
+        &self,
+        app: &str,
+        release: &str,
+        url: &str,
+        debug_id: Option<&str>,
+        line: u32,
+        col: u32,
+    ) -> Result<Option<Option<JsLocation>>> {
+        let (minified, map) = self.resolve_frame(app, release, url, debug_id);
         let Some(map) = map else {
             return Ok(None);
         };
@@ -305,23 +327,5 @@ mod tests {
         let ok = hermes.replace("AADA", "AAAA");
         let cache = build_sourcemapcache("", &ok).expect("valid map");
         assert!(lookup_in(&cache, 0, 0).unwrap().is_some());
-    }
-
-    #[test]
-    fn urls() {
-        assert_eq!(
-            url_path("https://cdn.example.com/static/app.js?v=1"),
-            "/static/app.js"
-        );
-        assert_eq!(url_path("~/static/app.js"), "/static/app.js");
-        assert_eq!(
-            url_path("app:///index.android.bundle"),
-            "/index.android.bundle"
-        );
-        assert_eq!(
-            resolve_relative("https://x/a/b.js", "b.js.map"),
-            "https://x/a/b.js.map"
-        );
-        assert_eq!(resolve_relative("b.js", "b.js.map"), "b.js.map");
     }
 }

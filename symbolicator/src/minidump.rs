@@ -228,5 +228,6 @@ pub fn process(
         threads,
         images,
         proguard_uuids: Vec::new(),
+        scripts: Vec::new(),
     })
 }

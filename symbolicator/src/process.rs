@@ -83,6 +83,15 @@ pub fn native_label(img: &RawImage) -> &'static str {
     }
 }
 
+/// A JS frame as sent, with its script's debug id when the crash names one.
+struct JsFrame {
+    url: String,
+    debug_id: Option<String>,
+    line: u32,
+    col: u32,
+    function: Option<String>,
+}
+
 /// The per-crash processing context.
 pub struct Processor<'a> {
     /// App id.
@@ -191,7 +200,15 @@ impl Processor<'_> {
                         col,
                         function,
                     } => {
-                        self.js_frame(i, url, line, col, function, &mut frames, &mut missing);
+                        let debug_id = raw.script_debug_id(&url).map(str::to_string);
+                        let frame = JsFrame {
+                            url,
+                            debug_id,
+                            line,
+                            col,
+                            function,
+                        };
+                        self.js_frame(i, frame, &mut frames, &mut missing);
                     }
                     RawFrame::Other {
                         function,
@@ -410,17 +427,24 @@ impl Processor<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A JS frame is resolved only against a source map proven to be its
+    /// script's: by the script's debug id, or by its URL under the rules
+    /// of [`crate::js::urls`]; otherwise it is `Missing` ("missing source
+    /// map") and the crash is not complete.
     fn js_frame(
         &self,
         i: usize,
-        url: String,
-        line: u32,
-        col: u32,
-        function: Option<String>,
+        frame: JsFrame,
         out: &mut Vec<SymbolicatedFrame>,
         missing: &mut Vec<MissingFile>,
     ) {
+        let JsFrame {
+            url,
+            debug_id,
+            line,
+            col,
+            function,
+        } = frame;
         let raw = SymbolicatedFrame {
             raw_index: i,
             file: Some(url.clone()),
@@ -432,7 +456,10 @@ impl Processor<'_> {
             ..Default::default()
         };
         let release = self.release.unwrap_or("");
-        match self.js.lookup(self.app, release, &url, line, col) {
+        match self
+            .js
+            .lookup_frame(self.app, release, &url, debug_id.as_deref(), line, col)
+        {
             Ok(Some(Some(loc))) => {
                 let file = loc.file.clone();
                 out.push(SymbolicatedFrame {
@@ -456,7 +483,7 @@ impl Processor<'_> {
                 missing.push(MissingFile {
                     kind: MissingKind::SourceMap,
                     label: "source map".into(),
-                    debug_id: None,
+                    debug_id,
                     code_id: None,
                     name: url,
                     release: self.release.map(str::to_string),

@@ -105,6 +105,40 @@ pub struct RawCrash {
     pub images: Vec<RawImage>,
     /// ProGuard mapping UUIDs named by the crash.
     pub proguard_uuids: Vec<String>,
+    /// JS scripts the crash names with their debug ids.
+    pub scripts: Vec<RawScript>,
+}
+
+/// A JS script named by the crash's images with its debug id (the SDK's
+/// `{"debug_id", "name": URL, "arch": "js"}`, Sentry's `sourcemap` image).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawScript {
+    /// The script URL, as the frames give it.
+    pub url: String,
+    /// Canonical JS debug id.
+    pub debug_id: String,
+}
+
+impl RawCrash {
+    /// The debug id of the script at `url`, when the crash names one.
+    pub fn script_debug_id(&self, url: &str) -> Option<&str> {
+        self.scripts
+            .iter()
+            .find(|s| s.url == url)
+            .map(|s| s.debug_id.as_str())
+    }
+}
+
+/// Whether an image entry names a JS script rather than a native image:
+/// `arch` `js` / `sourcemap`, or no address and the URL of a JS frame.
+fn is_script_image(img: &vitals_protocol::Image, frame_files: &[&str]) -> bool {
+    let arch = img.arch.to_ascii_lowercase();
+    if matches!(arch.as_str(), "js" | "javascript" | "sourcemap") {
+        return true;
+    }
+    parse_addr(&img.base).unwrap_or(0) == 0
+        && img.size == 0
+        && frame_files.contains(&img.name.as_str())
 }
 
 const JS_EXT: &[&str] = &[".js", ".mjs", ".cjs", ".bundle", ".jsbundle", ".ets", ".ts"];
@@ -122,10 +156,27 @@ fn is_proguard_image(arch: &str) -> bool {
 pub fn from_event(ev: &CrashEvent) -> RawCrash {
     let mut images = Vec::new();
     let mut proguard_uuids = Vec::new();
+    let mut scripts = Vec::new();
+    let frame_files: Vec<&str> = ev
+        .threads
+        .iter()
+        .flat_map(|t| &t.frames)
+        .filter(|f| f.addr.is_none())
+        .filter_map(|f| f.file.as_deref())
+        .collect();
     for img in &ev.images {
         if is_proguard_image(&img.arch) {
             if let Ok(u) = uuid::Uuid::parse_str(img.debug_id.trim()) {
                 proguard_uuids.push(u.to_string());
+            }
+            continue;
+        }
+        if is_script_image(img, &frame_files) {
+            if let Some(debug_id) = debug_id_key(&img.debug_id) {
+                scripts.push(RawScript {
+                    url: img.name.clone(),
+                    debug_id,
+                });
             }
             continue;
         }
@@ -159,6 +210,7 @@ pub fn from_event(ev: &CrashEvent) -> RawCrash {
         threads,
         images,
         proguard_uuids,
+        scripts,
     }
 }
 

@@ -223,7 +223,7 @@ impl Symbolicator {
     /// files in `uploaded` supply for `app` and that the store can now
     /// serve: the same lookups the processor makes (a native file with
     /// usable debug info or symbols by debug id or code id, a mapping by
-    /// UUID, JS artifacts of the release).
+    /// UUID, a source map matched to the script by debug id or URL).
     pub fn resolved_by<'c>(
         &self,
         app: &str,
@@ -269,10 +269,10 @@ impl Symbolicator {
                 .is_some_and(|u| !self.store().by_mapping_uuid(app, &u).is_empty()),
             MissingKind::SourceMap => {
                 let release = m.release.as_deref().unwrap_or("");
-                !self.store().release_artifacts(app, release).is_empty()
-                    || m.debug_id
-                        .as_deref()
-                        .is_some_and(|d| !self.store().by_js_debug_id(app, d).is_empty())
+                let (_, map) =
+                    self.js()
+                        .resolve_frame(app, release, &m.name, m.debug_id.as_deref());
+                map.is_some()
             }
         }
     }

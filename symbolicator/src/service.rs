@@ -319,6 +319,7 @@ impl Symbolicator {
             rc.message = ev.message.clone();
         }
         rc.proguard_uuids.extend(base.proguard_uuids);
+        rc.scripts.extend(base.scripts);
         if rc.images.is_empty() {
             rc.images = base.images;
         }

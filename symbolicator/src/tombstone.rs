@@ -341,6 +341,7 @@ impl Tombstone {
             threads,
             images,
             proguard_uuids: Vec::new(),
+            scripts: Vec::new(),
         }
     }
 }

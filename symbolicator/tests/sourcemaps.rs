@@ -196,3 +196,198 @@ fn js_crash_event_through_store_by_release_and_url() {
         "url:2.0:https://cdn.bank.example/static/bundle.js"
     );
 }
+
+/// One webpack bundle and its map uploaded for release 1.0 at `upload`;
+/// a crash with one frame of `frame_url` (line 1, column 85: `foo.js:2:9`).
+fn crash_at(upload: &str, frame_url: &str) -> vitals_symbolicator::SymbolicatedCrash {
+    crash_with(&[upload], frame_url, None)
+}
+
+fn crash_with(
+    uploads: &[&str],
+    frame_url: &str,
+    debug_id: Option<(&str, &str)>,
+) -> vitals_symbolicator::SymbolicatedCrash {
+    let (_d, s) = symbolicator();
+    let dir = "sourcemaps/symbolic-sourcemapcache/webpack";
+    for upload in uploads {
+        let hints = |url: String| UploadHints {
+            release: Some("1.0".into()),
+            url: Some(url),
+            ..Default::default()
+        };
+        s.store()
+            .put(
+                "web",
+                "bundle.js",
+                &read(&format!("{dir}/bundle.js")),
+                &hints(upload.to_string()),
+            )
+            .expect("js");
+        s.store()
+            .put(
+                "web",
+                "bundle.js.map",
+                &read(&format!("{dir}/bundle.js.map")),
+                &hints(format!("{upload}.map")),
+            )
+            .expect("map");
+    }
+    let ev = CrashEvent {
+        ts: 0,
+        crash_id: "js2".into(),
+        session_id: None,
+        exception_type: "Error".into(),
+        message: "wat".into(),
+        fatal: true,
+        handled: false,
+        threads: vec![Thread {
+            id: 0,
+            name: String::new(),
+            crashed: true,
+            frames: vec![Frame {
+                file: Some(frame_url.into()),
+                function: Some("r.exports".into()),
+                line: Some(1),
+                col: Some(85),
+                ..Default::default()
+            }],
+        }],
+        images: debug_id
+            .map(|(name, id)| vitals_protocol::Image {
+                debug_id: id.into(),
+                name: name.into(),
+                arch: "js".into(),
+                ..Default::default()
+            })
+            .into_iter()
+            .collect(),
+        raw: None,
+        fingerprint: None,
+        notes: Vec::new(),
+    };
+    s.symbolicate_blocking("web", Some("1.0"), &ev)
+}
+
+fn resolved(c: &vitals_symbolicator::SymbolicatedCrash) -> bool {
+    let f = &c.crashed_thread().expect("t").frames[0];
+    f.status == Some(vitals_symbolicator::FrameStatus::Symbolicated)
+        && f.file.as_deref() == Some("webpack:///./foo.js")
+        && c.status == vitals_symbolicator::Status::Complete
+}
+
+/// Issue #17: a frame whose URL matches no upload but shares the file name
+/// of another upload is "missing source map", never resolved against the
+/// other bundle, and the crash is not complete.
+#[test]
+fn a_shared_file_name_is_no_match() {
+    for (upload, frame) in [
+        (
+            "~/static/other/bundle.js",
+            "https://cdn.bank.example/static/bundle.js",
+        ),
+        ("~/vendor/bundle.js", "dist/x/bundle.js"),
+        ("/srv/www/admin/bundle.js", "/srv/www/app/bundle.js"),
+        (
+            "https://cdn.bank.example/static/bundle.js",
+            "https://evil.example/static/bundle.js",
+        ),
+        ("app:///bundle.js", "file:///data/bundle.js"),
+        ("https://cdn.bank.example/static/bundle.js", "bundle.js"),
+    ] {
+        let c = crash_at(upload, frame);
+        let f = &c.crashed_thread().expect("t").frames[0];
+        assert_eq!(
+            f.status,
+            Some(vitals_symbolicator::FrameStatus::Missing),
+            "{upload} vs {frame}: {f:?}"
+        );
+        assert_eq!(f.file.as_deref(), Some(frame), "{upload} vs {frame}");
+        assert_eq!(
+            c.status,
+            vitals_symbolicator::Status::Partial,
+            "{upload} vs {frame}"
+        );
+        assert_eq!(c.missing.len(), 1, "{upload} vs {frame}");
+        assert_eq!(c.missing[0].label, "source map");
+        assert_eq!(c.missing[0].name, frame);
+        let msg = c.missing[0].message(vitals_i18n::Lang::En);
+        assert!(msg.starts_with("missing source map"), "{msg}");
+    }
+}
+
+/// The documented prefix rules (docs/protocol.md §14): each frame URL
+/// form finds the upload it names.
+#[test]
+fn documented_url_forms_match() {
+    for (upload, frame) in [
+        (
+            "~/static/bundle.js",
+            "https://cdn.bank.example/static/bundle.js?v=3",
+        ),
+        ("~/static/bundle.js", "app:///static/bundle.js"),
+        ("~/dist/x/bundle.js", "dist/x/bundle.js"),
+        ("~/dist/x/bundle.js", "file:///dist/x/bundle.js"),
+        ("app:///bundle.js", "app:///bundle.js"),
+        ("/srv/www/app/bundle.js", "file:///srv/www/app/bundle.js"),
+        ("file:///srv/www/app/bundle.js", "/srv/www/app/bundle.js"),
+        ("dist/x/bundle.js", "./dist/x/bundle.js"),
+        (
+            "https://CDN.bank.example/static/bundle.js",
+            "https://cdn.bank.example/static/./bundle.js",
+        ),
+    ] {
+        assert!(resolved(&crash_at(upload, frame)), "{upload} vs {frame}");
+    }
+    // The more specific of two matching uploads wins: the other bundle at
+    // the same path on any host loses to the exact host.
+    let c = crash_with(
+        &[
+            "https://cdn.bank.example/static/bundle.js",
+            "~/static/bundle.js",
+        ],
+        "https://cdn.bank.example/static/bundle.js",
+        None,
+    );
+    assert!(resolved(&c));
+}
+
+/// A frame whose script carries a debug id finds its map by that id even
+/// when no upload has its URL; an unknown id with no URL match is missing
+/// and named by the id.
+#[test]
+fn debug_id_matches_without_url() {
+    let dir = "sourcemaps/symbolic-sourcemapcache/webpack";
+    let (_d, s) = symbolicator();
+    let id = "2f259f80-58b7-44cb-d7cd-de1505e7e718";
+    s.store()
+        .put(
+            "web",
+            "bundle.js.map",
+            &read(&format!("{dir}/bundle.js.map")),
+            &UploadHints {
+                js_debug_id: Some(id.into()),
+                ..Default::default()
+            },
+        )
+        .expect("map");
+    let mut ev = serde_json::from_value::<CrashEvent>(serde_json::json!({
+        "ts": 0, "crash_id": "js3", "exception_type": "Error", "message": "wat",
+        "fatal": true, "handled": false,
+        "threads": [{"id": 0, "crashed": true, "frames": [
+            {"file": "https://cdn.bank.example/unknown/bundle.js", "line": 1, "col": 85}]}],
+        "images": [{"debug_id": id, "name": "https://cdn.bank.example/unknown/bundle.js", "arch": "js"}]
+    }))
+    .expect("event");
+    let c = s.symbolicate_blocking("web", Some("1.0"), &ev);
+    let f = &c.crashed_thread().expect("t").frames[0];
+    assert_eq!(f.file.as_deref(), Some("webpack:///./foo.js"), "{f:?}");
+    assert_eq!(c.status, vitals_symbolicator::Status::Complete);
+    ev.images[0].debug_id = "0f259f80-58b7-44cb-d7cd-de1505e7e718".into();
+    let c = s.symbolicate_blocking("web", Some("1.0"), &ev);
+    assert_eq!(c.status, vitals_symbolicator::Status::Partial);
+    assert_eq!(
+        c.missing[0].key(),
+        "jsdebug:0f259f80-58b7-44cb-d7cd-de1505e7e718"
+    );
+}

@@ -312,5 +312,6 @@ pub fn to_raw(
         }],
         images,
         proguard_uuids: Vec::new(),
+        scripts: Vec::new(),
     })
 }
