@@ -4,11 +4,14 @@
 //!
 //! Per platform the release runs on:
 //! - the **newest version** is the highest (by [`compare_versions`]) of the
-//!   app's registered releases, the versions with sessions on that platform
-//!   and the versions this release's prompts offered there; when none is
-//!   newer than the release, nothing is due on that platform;
-//! - it became available at its registered `released_at`, else its first
-//!   session on the platform, else the first prompt offering it;
+//!   app's registered releases, the version the client config tells the
+//!   platform to prompt for (its `channel`, 5.4a/5.4b), the versions with
+//!   sessions on that platform and the versions this release's prompts
+//!   offered there; when none is newer than the release, nothing is due on
+//!   that platform;
+//! - it became available at its registered `released_at`, else when the
+//!   channel was set to it, else its first session on the platform, else
+//!   the first prompt offering it;
 //! - **due**: users of the release with a session or a prompt on the
 //!   platform from then on; **prompted**: those of them shown a prompt
 //!   offering the newest version (an answer counts as shown), with how many
@@ -26,6 +29,9 @@ use vitals_store::{ControlPlane, Store, StoreError};
 
 /// The stored kind of the SDK's `upgrade_prompt` event.
 pub const KIND: &str = "upgrade_prompt";
+/// Control-plane objects of the version channel per platform (id: the
+/// platform or `*`), which the client config serves as `latest`.
+pub const CHANNEL_KIND: &str = "channel";
 
 /// One platform's prompts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -118,8 +124,10 @@ fn kinds(f: &Filter, kinds: &[&str]) -> Filter {
 /// The newest version of one platform and when it became available.
 #[derive(Debug, Default)]
 struct Candidates {
-    /// version → first known time (Unix seconds), per source.
+    /// version → first known time (Unix seconds), per source, in the
+    /// order a time is taken from.
     registered: BTreeMap<String, i64>,
+    channel: BTreeMap<String, i64>,
     sessions: BTreeMap<String, i64>,
     offered: BTreeMap<String, i64>,
 }
@@ -129,21 +137,44 @@ impl Candidates {
         let newest = self
             .registered
             .keys()
+            .chain(self.channel.keys())
             .chain(self.sessions.keys())
             .chain(self.offered.keys())
             .filter(|v| compare_versions(v, release).is_gt())
             .max_by(|a, b| compare_versions(a, b))?
             .clone();
-        let since = [&self.registered, &self.sessions, &self.offered]
-            .into_iter()
-            .find_map(|m| m.get(&newest).copied())
-            .unwrap_or(0);
+        let since = [
+            &self.registered,
+            &self.channel,
+            &self.sessions,
+            &self.offered,
+        ]
+        .into_iter()
+        .find_map(|m| m.get(&newest).copied())
+        .unwrap_or(0);
         Some((newest, u32::try_from(since.max(0)).unwrap_or(u32::MAX)))
     }
 }
 
 fn first_ts(r: &AggRow, i: usize) -> i64 {
     r.value(i).map(|t| t as i64).unwrap_or(0)
+}
+
+/// The version the client config serves `platform` as the latest (its
+/// own channel, else the `*` one), and when it was set.
+fn channel(
+    cp: &ControlPlane,
+    app: &str,
+    platform: &str,
+) -> Result<Option<(String, i64)>, StoreError> {
+    for id in [platform, "*"] {
+        if let Some(o) = cp.object(app, CHANNEL_KIND, id)?
+            && let Some(v) = o.body.get("latest_version").and_then(|v| v.as_str())
+        {
+            return Ok(Some((v.to_string(), o.updated_at)));
+        }
+    }
+    Ok(None)
 }
 
 /// Gathers the prompts of the release `f` selects (its app, version and
@@ -195,15 +226,15 @@ pub async fn gather(
         c.offered.insert(r.dim(1).to_string(), first_ts(r, 1));
         runs_on.insert(r.dim(0).to_string());
     }
-    let due: Vec<(String, String, u32)> = runs_on
-        .into_iter()
-        .filter_map(|p| {
-            let c = by_platform.entry(p.clone()).or_default();
-            c.registered = registered.clone();
-            let (newest, since) = c.newest(release)?;
-            Some((p, newest, since))
-        })
-        .collect();
+    let mut due: Vec<(String, String, u32)> = Vec::new();
+    for p in runs_on {
+        let c = by_platform.entry(p.clone()).or_default();
+        c.registered = registered.clone();
+        c.channel = channel(cp, &f.app_id, &p)?.into_iter().collect();
+        if let Some((newest, since)) = c.newest(release) {
+            due.push((p, newest, since));
+        }
+    }
     let jobs = due.into_iter().map(|(platform, newest, since)| async move {
         let window = Filter {
             platforms: vec![platform.clone()],
@@ -268,6 +299,7 @@ mod tests {
     fn the_newest_version_and_when_it_came_out() {
         let c = Candidates {
             registered: map(&[("2.0.0", 500)]),
+            channel: BTreeMap::new(),
             sessions: map(&[("1.0.0", 10), ("2.0.0", 700), ("2.10.0", 900)]),
             offered: map(&[("2.9.0", 800)]),
         };
@@ -285,6 +317,18 @@ mod tests {
             ..c
         };
         assert_eq!(c.newest("1.0.0"), Some(("2.0.0".into(), 500)));
+        // The client config's channel: newer than any release, dated from
+        // when it was set (a registration date would come first).
+        let c = Candidates {
+            channel: map(&[("2.1.0", 650)]),
+            ..c
+        };
+        assert_eq!(c.newest("1.0.0"), Some(("2.1.0".into(), 650)));
+        let c = Candidates {
+            registered: map(&[("2.0.0", 500), ("2.1.0", 600)]),
+            ..c
+        };
+        assert_eq!(c.newest("1.0.0"), Some(("2.1.0".into(), 600)));
     }
 
     #[test]

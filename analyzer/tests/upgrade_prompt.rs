@@ -202,5 +202,41 @@ async fn users_due_a_prompt_and_those_shown_one_offering_the_newest_version() {
             (r.value, r.verdict, &r.evidence),
             (None, Verdict::InsufficientData, &Evidence::UpgradeNotDue)
         );
+        // The client config now tells iOS clients to prompt for 2.2.0 (its
+        // channel): the newest there from the moment it was set, so no iOS
+        // user is due yet and the 2.1.0 prompts are for an older version.
+        let cp = ControlPlane::open(dir.join("cp.sqlite")).unwrap();
+        let channel = serde_json::json!({"latest_version": "2.2.0", "notes": "", "store_url": "https://example.com"});
+        cp.put_state("syn", "channel", "ios", &channel).unwrap();
+        let set_at = cp
+            .object("syn", "channel", "ios")
+            .unwrap()
+            .unwrap()
+            .updated_at;
+        drop(cp);
+        let e = eval(store.clone(), dir, "1.0.0", None).await;
+        let ios = e
+            .facts
+            .upgrade
+            .platforms
+            .iter()
+            .find(|p| p.platform == "ios")
+            .unwrap();
+        assert_eq!(
+            (
+                ios.newest.as_str(),
+                i64::from(ios.since),
+                ios.due,
+                ios.prompted
+            ),
+            ("2.2.0", set_at, 0, 0),
+            "{who}"
+        );
+        assert_eq!(e.facts.upgrade.newest(), "android 2.0.0, ios 2.2.0");
+        assert_eq!(
+            verdict(&e, Metric::UpgradePromptShare),
+            (Verdict::Pass, Some(180.0 / 200.0)),
+            "{who}: only Android users are due, 90 % of them prompted"
+        );
     }
 }
