@@ -19,6 +19,7 @@ mod error;
 mod leases;
 pub mod ops;
 pub mod order_stats;
+mod owners;
 pub mod query;
 pub mod releases;
 mod rollup;

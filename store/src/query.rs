@@ -282,7 +282,7 @@ fn measure(d: Dialect, m: &Measure) -> String {
         (Dialect::ClickHouse, Measure::Count(Some(x))) => {
             format!("toFloat64(countIf({}))", cond(d, x))
         }
-        (Dialect::ClickHouse, Measure::Users(o)) => uniq_ch("user_key", c(o)),
+        (Dialect::ClickHouse, Measure::Users(o)) => uniq_ch(crate::owners::unit(d), c(o)),
         (Dialect::ClickHouse, Measure::UsersApprox(o)) => match c(o) {
             None => "toFloat64(uniqCombined(user_key))".into(),
             Some(c) => format!("toFloat64(uniqCombinedIf(user_key, {c}))"),
@@ -307,9 +307,8 @@ fn measure(d: Dialect, m: &Measure) -> String {
                 cond(d, x)
             )
         }
-        (Dialect::Sqlite, Measure::Users(o) | Measure::UsersApprox(o)) => {
-            uniq_sqlite("user_key", c(o))
-        }
+        (Dialect::Sqlite, Measure::Users(o)) => uniq_sqlite(crate::owners::unit(d), c(o)),
+        (Dialect::Sqlite, Measure::UsersApprox(o)) => uniq_sqlite("user_key", c(o)),
         (Dialect::Sqlite, Measure::Installs(o)) => uniq_sqlite("install_id", c(o)),
         (Dialect::Sqlite, Measure::Sum(k, o)) => {
             format!("COALESCE({}, 0)", agg_sqlite("SUM", k, c(o)))
@@ -429,9 +428,23 @@ pub(crate) fn render(d: Dialect, q: &Query) -> String {
         q,
         &dims,
         &ms,
-        &format!("events WHERE {}", where_clause(d, &q.filter)),
+        &format!(
+            "events {}WHERE {}",
+            owner_join(d, "events", q),
+            where_clause(d, &q.filter)
+        ),
         None,
     )
+}
+
+/// The join to `install_owner` when `q` counts users exactly (see
+/// [`crate::owners`]), followed by a space; else nothing.
+pub(crate) fn owner_join(d: Dialect, table: &str, q: &Query) -> String {
+    if q.measures.iter().any(|m| matches!(m, Measure::Users(_))) {
+        format!("{} ", crate::owners::join(d, table, &q.filter))
+    } else {
+        String::new()
+    }
 }
 
 /// Assembles `SELECT dims, measures FROM <from_where> GROUP BY … ORDER BY

@@ -251,7 +251,17 @@ pub(crate) fn route(d: Dialect, q: &Query, tz: &str) -> Option<Routed> {
         } else {
             &measures
         },
-        &format!("{} WHERE {}", table.name(), wheres.join(" AND ")),
+        &format!(
+            "{} {}WHERE {}",
+            table.name(),
+            match table {
+                Table::Users | Table::UsersDaily => {
+                    crate::query::owner_join(d, table.name(), q)
+                }
+                _ => String::new(),
+            },
+            wheres.join(" AND ")
+        ),
         // A group whose rows were all erased (their counts netted to zero,
         // not yet merged away) is not a group on the raw path either.
         Some(match table {
@@ -365,19 +375,25 @@ fn sketch_measure(m: &Measure, all_kinds: bool) -> Option<String> {
 fn user_measure(d: Dialect, m: &Measure, all_kinds: bool) -> Option<String> {
     let cond = match m {
         Measure::Users(None) | Measure::UsersApprox(None) if all_kinds => "n > 0",
+        // (An exact count counts the owner-attributed unit, see below.)
         Measure::Users(None) | Measure::UsersApprox(None) => "active > 0",
         Measure::Users(Some(Cond::CrashedUser)) | Measure::UsersApprox(Some(Cond::CrashedUser)) => {
             "fatals > 0"
         }
         _ => return None,
     };
+    // Exact counts count the unit (an anonymous key attributed to its
+    // install's first user, crate::owners); approximate ones the key.
+    let unit = match m {
+        Measure::Users(_) => crate::owners::unit(d),
+        _ => "user_key",
+    };
     Some(match d {
-        Dialect::ClickHouse => format!(
-            "toFloat64({})",
-            crate::query::ch_distinct("user_key", Some(cond))
-        ),
+        Dialect::ClickHouse => {
+            format!("toFloat64({})", crate::query::ch_distinct(unit, Some(cond)))
+        }
         Dialect::Sqlite => {
-            format!("CAST(COUNT(DISTINCT CASE WHEN {cond} THEN user_key END) AS REAL)")
+            format!("CAST(COUNT(DISTINCT CASE WHEN {cond} THEN {unit} END) AS REAL)")
         }
     })
 }

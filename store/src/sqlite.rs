@@ -5,6 +5,7 @@
 //! Exactly-once is a transaction: ledger check, rows and ledger entries
 //! commit together.
 
+use crate::owners;
 use crate::row::{COLUMNS, EventRow, rows_from_batch};
 use crate::sessions::{self, SessionState};
 use crate::{
@@ -86,6 +87,19 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
     INSERT OR IGNORE INTO session_ledger
         SELECT app_id, install_id, session_id, MAX(s_new), MAX(s_crash), MAX(s_abn)
         FROM events WHERE kind = 'session' GROUP BY app_id, install_id, session_id;",
+    ),
+    (
+        3,
+        "install owners",
+        // Each install's first user (crate::owners), from the rows stored
+        // so far (SQLite takes the bare columns from the row of MIN).
+        "CREATE TABLE IF NOT EXISTS install_owner (
+        app_id TEXT NOT NULL, anon_key TEXT NOT NULL, owner TEXT NOT NULL, ts INTEGER NOT NULL,
+        PRIMARY KEY (app_id, anon_key)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO install_owner
+        SELECT app_id, 'i:' || install_id, user_id, MIN(ts) FROM events
+        WHERE user_id != '' GROUP BY app_id, install_id;",
     ),
 ];
 
@@ -368,6 +382,7 @@ fn insert_tx(
             let (mut rows, erased_n) = rows_from_batch(b, erased);
             out.erased_rows += erased_n;
             let derived = session_flags(&tx, &mut rows)?;
+            install_owners(&tx, &rows)?;
             for r in rows.iter().chain(&derived) {
                 insert_row(&mut ins, r)?;
             }
@@ -383,6 +398,25 @@ fn insert_tx(
     }
     tx.commit()?;
     Ok(out)
+}
+
+/// Each install's first user (crate::owners): the earliest login wins,
+/// the smaller user id on a tie, whatever order batches arrive in.
+fn install_owners(tx: &rusqlite::Transaction<'_>, rows: &[EventRow<'_>]) -> rusqlite::Result<()> {
+    let logins = owners::logins(rows);
+    if logins.is_empty() {
+        return Ok(());
+    }
+    let mut put = tx.prepare_cached(
+        "INSERT INTO install_owner (app_id, anon_key, owner, ts) VALUES (?, ?, ?, ?)
+         ON CONFLICT (app_id, anon_key) DO UPDATE SET owner = excluded.owner, ts = excluded.ts
+         WHERE excluded.ts < install_owner.ts
+            OR (excluded.ts = install_owner.ts AND excluded.owner < install_owner.owner)",
+    )?;
+    for l in logins {
+        put.execute(params![l.app_id, l.anon_key, l.owner, l.ts])?;
+    }
+    Ok(())
 }
 
 /// Session identity (crate::sessions) inside the inserting transaction:
@@ -500,6 +534,10 @@ impl Store for SqliteStore {
                 "DELETE FROM events WHERE app_id = ? AND user_id = ?",
                 params![a, p],
             )?;
+            c.execute(
+                "DELETE FROM install_owner WHERE app_id = ? AND owner = ?",
+                params![a, p],
+            )?;
             Ok(())
         })
         .await
@@ -528,20 +566,30 @@ impl Store for SqliteStore {
 
     async fn release_summaries(&self, app_id: &str) -> Result<Vec<ReleaseSummary>> {
         let a = app_id.to_string();
+        // Users are counted as everywhere else (crate::owners).
+        let join = owners::join(
+            crate::query::Dialect::Sqlite,
+            "events",
+            &crate::query::Filter {
+                app_id: app_id.to_string(),
+                ..Default::default()
+            },
+        );
+        let unit = owners::unit(crate::query::Dialect::Sqlite);
         self.with(move |c| {
-            let mut st = c.prepare(
+            let mut st = c.prepare(&format!(
                 "SELECT version, build,
                     SUM(kind = 'session' AND s_new = 1),
                     SUM(kind = 'session' AND s_crash = 1),
-                    COUNT(DISTINCT user_key),
+                    COUNT(DISTINCT {unit}),
                     COUNT(DISTINCT CASE WHEN (kind = 'crash' AND fatal = 1) OR s_crash = 1
-                        THEN user_key END),
+                        THEN {unit} END),
                     SUM(kind = 'crash' AND fatal = 1),
                     MIN(ts), MAX(ts)
-                 FROM events WHERE app_id = ?
+                 FROM events {join} WHERE app_id = ?
                  GROUP BY version, build
-                 ORDER BY MIN(ts), version, build",
-            )?;
+                 ORDER BY MIN(ts), version, build"
+            ))?;
             let rows = st
                 .query_map(params![a], |r| {
                     Ok(ReleaseSummary {

@@ -229,7 +229,10 @@ fn queries(tz: &str) -> Vec<Query> {
         q(
             release(&["session", "crash"], false),
             vec![],
-            vec![Measure::Users(None), Measure::Users(Some(Cond::CrashedUser))],
+            vec![
+                Measure::Users(None),
+                Measure::Users(Some(Cond::CrashedUser)),
+            ],
         ),
         q(
             release(&["session", "crash"], true),
@@ -239,7 +242,10 @@ fn queries(tz: &str) -> Vec<Query> {
         q(
             release(&["session", "crash"], false),
             vec![Dim::Day(tz.into())],
-            vec![Measure::Users(None), Measure::Users(Some(Cond::CrashedUser))],
+            vec![
+                Measure::Users(None),
+                Measure::Users(Some(Cond::CrashedUser)),
+            ],
         ),
         // Chart users: day sketches on ClickHouse, exact on SQLite.
         q(
@@ -275,7 +281,10 @@ fn queries(tz: &str) -> Vec<Query> {
         q(
             release(&[], false),
             vec![day.clone()],
-            vec![Measure::Users(None), Measure::Users(Some(Cond::CrashedUser))],
+            vec![
+                Measure::Users(None),
+                Measure::Users(Some(Cond::CrashedUser)),
+            ],
         ),
         q(
             Filter {

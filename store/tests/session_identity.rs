@@ -10,8 +10,12 @@
 //!   fatal crash naming it);
 //! - crashed sessions: those whose end says `crashed` or that a fatal crash
 //!   names; abnormal: those whose end says `abnormal`;
-//! - active users: distinct user keys with a session or crash event;
-//!   crashed users: user keys with a fatal crash or a crashed session.
+//! - active users: distinct users with a session or crash event; crashed
+//!   users: those with a fatal crash or a crashed session. A user is the
+//!   user id; an install's rows sent before login belong to the first user
+//!   (earliest event) who logs in on it, and an install nobody logs in on
+//!   is one user. Installs here log in part-way, and some are handed from
+//!   one user to another between releases.
 //!
 //! On SQLite always, on ClickHouse (`VITALS_TEST_CLICKHOUSE_URL`) and on the
 //! two-shard cluster (`VITALS_TEST_CLICKHOUSE_CLUSTER_URL`) when given; under
@@ -52,7 +56,8 @@ impl Rng {
 #[derive(Debug, Clone)]
 struct Sent {
     release: usize,
-    user_key: String,
+    /// The batch's user id (`None`: sent before login).
+    user: Option<String>,
     install: String,
     event: Event,
 }
@@ -103,15 +108,26 @@ fn fleet(seed: u64) -> (Vec<AcceptedBatch>, Vec<Sent>) {
     let installs = 6 + rng.below(10);
     for i in 0..installs {
         let install = format!("inst-{seed}-{i}");
-        // Some installs never log in; their user is the install.
-        let user = rng.chance(70).then(|| format!("user-{seed}-{}", i % 5));
-        let user_key = user.clone().unwrap_or_else(|| format!("i:{install}"));
+        // Some installs never log in; their user is the install. Others
+        // log in part-way, and some change hands between releases.
+        let first = rng.chance(70).then(|| format!("user-{seed}-{}", i % 5));
+        let second = if rng.chance(20) {
+            Some(format!("user-{seed}-{}", 5 + i % 3))
+        } else {
+            first.clone()
+        };
+        let logs_in_late = rng.chance(40);
         for (r, version) in RELEASES.iter().enumerate() {
+            let user = if r == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
             let mut events: Vec<Event> = Vec::new();
             let mut resend: Vec<Event> = Vec::new();
             for s in 0..rng.below(6) {
                 let sid = format!("s{r}-{s}");
-                let t = NOW_MS - 3_600_000 + (s as i64) * 10_000;
+                let t = NOW_MS - 7_200_000 + (r as i64) * 3_600_000 + (s as i64) * 10_000;
                 let status = match rng.below(10) {
                     0 | 1 => SessionStatus::Crashed,
                     2 => SessionStatus::Abnormal,
@@ -145,21 +161,27 @@ fn fleet(seed: u64) -> (Vec<AcceptedBatch>, Vec<Sent>) {
                 }
                 events.extend(signals);
             }
-            for e in events.iter().chain(&resend) {
-                counted.push(Sent {
-                    release: r,
-                    user_key: user_key.clone(),
-                    install: install.clone(),
-                    event: e.clone(),
-                });
-            }
-            // The events in batches of 1–4, re-sent signals in later ones.
+            // The events in batches of 1–4, re-sent signals in later ones;
+            // before a late login, the first batch carries no user id.
             let mut all = events;
             all.extend(resend);
             let mut n = 0;
             while !all.is_empty() {
                 let take = (1 + rng.below(4) as usize).min(all.len());
                 let evs: Vec<Event> = all.drain(..take).collect();
+                let user = if logs_in_late && r == 0 && n == 0 {
+                    None
+                } else {
+                    user.clone()
+                };
+                for e in &evs {
+                    counted.push(Sent {
+                        release: r,
+                        user: user.clone(),
+                        install: install.clone(),
+                        event: e.clone(),
+                    });
+                }
                 let b = AcceptedBatch {
                     app_id: "sessions".into(),
                     received_at_ms: NOW_MS,
@@ -179,7 +201,7 @@ fn fleet(seed: u64) -> (Vec<AcceptedBatch>, Vec<Sent>) {
                             carrier: "wifi".into(),
                         },
                         install_id: install.clone(),
-                        user_id: user.clone(),
+                        user_id: user,
                         consent: Consent::default(),
                         environment: None,
                         sent_at: None,
@@ -209,16 +231,30 @@ fn expected(events: &[Sent], release: usize) -> Expected {
     let mut abnormal = BTreeSet::new();
     let mut users = BTreeSet::new();
     let mut crashed_users = BTreeSet::new();
+    // Each install's owner: the user of its earliest logged-in event
+    // (the smaller id on a tie).
+    let mut owner: BTreeMap<&str, (i64, &str)> = BTreeMap::new();
+    for s in events {
+        if let Some(u) = &s.user {
+            let o = owner.entry(&s.install).or_insert((s.event.ts(), u));
+            *o = (*o).min((s.event.ts(), u));
+        }
+    }
     for s in events.iter().filter(|s| s.release == release) {
         let key = |sid: &str| (s.install.clone(), sid.to_string());
+        let unit = match (&s.user, owner.get(s.install.as_str())) {
+            (Some(u), _) => u.clone(),
+            (None, Some((_, o))) => o.to_string(),
+            (None, None) => format!("i:{}", s.install),
+        };
         match &s.event {
             Event::Session(e) => {
-                users.insert(s.user_key.clone());
+                users.insert(unit.clone());
                 sessions.insert(key(&e.session_id));
                 match e.status {
                     Some(SessionStatus::Crashed) => {
                         crashed.insert(key(&e.session_id));
-                        crashed_users.insert(s.user_key.clone());
+                        crashed_users.insert(unit.clone());
                     }
                     Some(SessionStatus::Abnormal) => {
                         abnormal.insert(key(&e.session_id));
@@ -227,12 +263,12 @@ fn expected(events: &[Sent], release: usize) -> Expected {
                 }
             }
             Event::Crash(c) => {
-                users.insert(s.user_key.clone());
+                users.insert(unit.clone());
                 if c.fatal {
                     let sid = c.session_id.as_deref().unwrap_or_default();
                     sessions.insert(key(sid));
                     crashed.insert(key(sid));
-                    crashed_users.insert(s.user_key.clone());
+                    crashed_users.insert(unit.clone());
                 }
             }
             _ => {}
@@ -318,7 +354,12 @@ async fn check(store: &dyn Store, seeds: std::ops::Range<u64>) {
             .collect::<BTreeMap<_, _>>()
             .values()
             .sum();
-        assert_eq!(kinds, sent, "{} seed {seed}: client events", store.backend());
+        assert_eq!(
+            kinds,
+            sent,
+            "{} seed {seed}: client events",
+            store.backend()
+        );
     }
 }
 

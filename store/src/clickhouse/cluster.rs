@@ -35,6 +35,7 @@ use std::sync::Arc;
 const SHARDED: &[(&str, &str)] = &[
     ("events", "cityHash64(app_id, user_key)"),
     ("batches", "cityHash64(app_id, batch_id)"),
+    ("install_owner", "cityHash64(app_id, anon_key)"),
     (
         "session_ledger",
         "cityHash64(app_id, install_id, session_id)",

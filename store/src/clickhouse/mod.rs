@@ -419,6 +419,7 @@ impl Store for ClickHouseStore {
             }
         }
         self.write_session_ledger(&changed).await?;
+        self.write_install_owners(&rows).await?;
         if !rows.is_empty() {
             let mut ins = self.client.insert::<EventRow<'_>>("events").await?;
             for r in &rows {
@@ -439,11 +440,19 @@ impl Store for ClickHouseStore {
     async fn erase_user(&self, app_id: &str, pseudonym: &str) -> Result<()> {
         self.erase_from_rollups(app_id, pseudonym).await?;
         let events = self.local("events").await?;
-        self.on_every_shard(&[format!(
-            "ALTER TABLE {events} DELETE WHERE app_id = {} AND user_id = {}",
-            cluster::quote(app_id),
-            cluster::quote(pseudonym)
-        )])
+        let owners = self.local("install_owner").await?;
+        self.on_every_shard(&[
+            format!(
+                "ALTER TABLE {events} DELETE WHERE app_id = {} AND user_id = {}",
+                cluster::quote(app_id),
+                cluster::quote(pseudonym)
+            ),
+            format!(
+                "ALTER TABLE {owners} DELETE WHERE app_id = {} AND owner = {}",
+                cluster::quote(app_id),
+                cluster::quote(pseudonym)
+            ),
+        ])
         .await?;
         self.wait_mutations().await
     }
@@ -487,21 +496,32 @@ impl Store for ClickHouseStore {
             first_seen: u32,
             last_seen: u32,
         }
+        // Users are counted as everywhere else (crate::owners).
+        let d = crate::query::Dialect::ClickHouse;
+        let join = crate::owners::join(
+            d,
+            "events",
+            &crate::query::Filter {
+                app_id: app_id.to_string(),
+                ..Default::default()
+            },
+        );
+        let unit = crate::owners::unit(d);
         let rows = self
             .client
-            .query(
+            .query(&format!(
                 "SELECT version, build,
                     countIf(kind = 'session' AND s_new = 1) AS sessions,
                     countIf(kind = 'session' AND s_crash = 1) AS crashed_sessions,
-                    uniqExact(cityHash64(user_key)) AS users,
-                    uniqExactIf(cityHash64(user_key), (kind = 'crash' AND fatal = 1) OR s_crash = 1) AS crashed_users,
+                    uniqExact(cityHash64({unit})) AS users,
+                    uniqExactIf(cityHash64({unit}), (kind = 'crash' AND fatal = 1) OR s_crash = 1) AS crashed_users,
                     countIf(kind = 'crash' AND fatal = 1) AS fatal_crashes,
                     toUInt32(min(ts)) AS first_seen,
                     toUInt32(max(ts)) AS last_seen
-                 FROM events WHERE app_id = ?
+                 FROM events {join} WHERE app_id = ?
                  GROUP BY version, build
-                 ORDER BY first_seen, version, build",
-            )
+                 ORDER BY first_seen, version, build"
+            ))
             .bind(app_id)
             .fetch_all::<R>()
             .await?;

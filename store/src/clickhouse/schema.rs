@@ -134,6 +134,24 @@ ORDER BY (app_id, kind, version, build, ts)",
     FROM {local:events} WHERE kind = 'session'
     GROUP BY app_id, install_id, session_id",
     ],
+}, Migration {
+    version: 3,
+    name: "install owners",
+    add_columns: &[],
+    statements: &[
+        // The users each install sent, at the earliest time of each
+        // (crate::owners); the earliest is the install's owner.
+        "CREATE TABLE IF NOT EXISTS install_owner (
+    app_id String,
+    anon_key String,
+    owner String,
+    ts DateTime
+) ENGINE = MergeTree ORDER BY (app_id, anon_key, owner)",
+        "INSERT INTO {local:install_owner} (app_id, anon_key, owner, ts)
+    SELECT app_id, concat('i:', install_id), user_id, min(ts)
+    FROM {local:events} WHERE user_id != ''
+    GROUP BY app_id, install_id, user_id",
+    ],
 }];
 
 /// `stmt` with every `{local:T}` replaced by `local(T)`.

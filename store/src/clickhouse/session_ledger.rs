@@ -1,4 +1,7 @@
-//! Session identity on ClickHouse (see [`crate::sessions`]): the ledger is
+//! The write-side ledgers on ClickHouse: install owners (see
+//! [`crate::owners`]) and session identity.
+//!
+//! Session identity (see [`crate::sessions`]): the ledger is
 //! read for the sessions a chunk of batches carries signals for, before
 //! the chunk's rows are written, and the changed states are appended.
 //!
@@ -9,6 +12,7 @@
 
 use super::{ClickHouseStore, escape};
 use crate::Result;
+use crate::owners;
 use crate::row::EventRow;
 use crate::sessions::{self, Changed, SessionKey, SessionState};
 use ::clickhouse::Row;
@@ -28,6 +32,21 @@ struct LedgerRow<'a> {
     abnormal: u8,
     batch_id: &'a str,
     at: u32,
+}
+
+#[derive(Row, Serialize)]
+struct OwnerRow<'a> {
+    app_id: &'a str,
+    anon_key: &'a str,
+    owner: &'a str,
+    ts: u32,
+}
+
+#[derive(Row, Deserialize)]
+struct KnownOwner {
+    anon_key: String,
+    owner: String,
+    ts: u32,
 }
 
 #[derive(Row, Deserialize)]
@@ -93,6 +112,65 @@ impl ClickHouseStore {
         }
         let mut states: HashMap<SessionKey, SessionState> = sessions::fold(found);
         Ok(sessions::assign(rows, &mut states))
+    }
+
+    /// Appends the (install, user) pairs of `rows` not yet stored at the
+    /// same or an earlier time (queries take the earliest per install).
+    pub(super) async fn write_install_owners(&self, rows: &[EventRow<'_>]) -> Result<()> {
+        let logins = owners::logins(rows);
+        if logins.is_empty() {
+            return Ok(());
+        }
+        let mut known: HashMap<(String, String, String), u32> = HashMap::new();
+        let mut by_app: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for l in &logins {
+            by_app.entry(l.app_id).or_default().push(&l.anon_key);
+        }
+        for (app, keys) in by_app {
+            for part in keys.chunks(KEYS_PER_QUERY) {
+                let list = part
+                    .iter()
+                    .map(|k| format!("'{}'", escape(k)))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let sql = format!(
+                    "SELECT anon_key, owner, toUInt32(min(ts)) AS ts FROM install_owner
+                     WHERE app_id = '{}' AND anon_key IN ({list})
+                     GROUP BY anon_key, owner",
+                    escape(app)
+                );
+                let rows: Vec<KnownOwner> = self.client.query(&sql).fetch_all().await?;
+                for r in rows {
+                    known.insert((app.to_string(), r.anon_key, r.owner), r.ts);
+                }
+            }
+        }
+        let fresh: Vec<&owners::Login<'_>> = logins
+            .iter()
+            .filter(|l| {
+                let k = (
+                    l.app_id.to_string(),
+                    l.anon_key.clone(),
+                    l.owner.to_string(),
+                );
+                known.get(&k).is_none_or(|&ts| l.ts < ts)
+            })
+            .collect();
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        let mut ins = self.client.insert::<OwnerRow<'_>>("install_owner").await?;
+        for l in fresh {
+            ins.write(&OwnerRow {
+                app_id: l.app_id,
+                anon_key: &l.anon_key,
+                owner: l.owner,
+                ts: l.ts,
+            })
+            .await?;
+        }
+        ins.end().await?;
+        Ok(())
     }
 
     /// Appends the changed session states (one insert: one part).
