@@ -33,7 +33,8 @@ pub enum CacheKind {
 const SOURCEMAPCACHE_FORMAT: u32 = 2;
 
 /// Bumped when our own use of a cache changes (e.g. new transformers).
-const LOCAL_VERSION: u32 = 1;
+/// 2: SymCaches name functions as the toolchain does (`native/names.rs`).
+const LOCAL_VERSION: u32 = 2;
 
 impl CacheKind {
     /// All kinds.

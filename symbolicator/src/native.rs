@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use symbolic_common::{Arch, ByteView, CpuFamily};
 use symbolic_debuginfo::Archive;
-use symbolic_demangle::{Demangle, DemangleOptions};
 use symbolic_symcache::{SymCache, SymCacheConverter};
+
+pub mod demangle;
+pub mod names;
 
 /// Parses `0x…` hex (or plain decimal) addresses.
 pub fn parse_addr(s: &str) -> Option<u64> {
@@ -64,9 +66,10 @@ pub enum Lookup {
     NoDebugFile,
 }
 
-/// Demangles `name` of `lang` (a hint; symbolic guesses when unknown).
+/// Demangles `name` of `lang` (a hint; symbolic guesses when unknown) as
+/// the toolchain's tools print it (see [`demangle`](mod@demangle)).
 pub fn demangle(name: &symbolic_common::Name<'_>) -> String {
-    name.try_demangle(DemangleOptions::complete()).into_owned()
+    demangle::demangle(name)
 }
 
 /// Native symbolicator over a store and its caches.
@@ -104,8 +107,7 @@ pub fn build_symcache(data: &[u8], debug_id: &str, file_id: &str) -> Result<Vec<
             continue;
         }
         let mut conv = SymCacheConverter::new();
-        conv.process_object(&object)
-            .map_err(|e| corrupt(e.to_string()))?;
+        names::process_object(&mut conv, &object).map_err(corrupt)?;
         let mut out = Vec::new();
         conv.serialize(&mut out)
             .map_err(|e| corrupt(e.to_string()))?;
