@@ -589,7 +589,7 @@ catalogue! {
         zh: "已为应用 {app} 创建接入密钥\n  key id：{key_id}\n  secret：{secret}\n请妥善保存 secret，它不会再次显示。",
         en: "ingest key created for app {app}\n  key id: {key_id}\n  secret: {secret}\nKeep the secret safe; it is not shown again." }
     CliKeySentryDsn = "cli.keys.sentry_dsn" {
-        zh: "  Sentry DSN：{dsn}",
+        zh: "  Sentry DSN（接入地址）：{dsn}",
         en: "  Sentry DSN: {dsn}" }
     CliKeySentryOff = "cli.keys.sentry_off" {
         zh: "该应用未开启 Sentry 协议接入；若要用 Sentry SDK 上报：`vitals sentry enable --app {app}`",
