@@ -123,7 +123,8 @@ ORDER BY (app_id, kind, version, build, ts)",
     abnormal UInt8,
     batch_id String,
     at DateTime
-) ENGINE = MergeTree PARTITION BY toYYYYMM(at) ORDER BY (app_id, install_id, session_id)",
+) ENGINE = MergeTree PARTITION BY toYYYYMM(at) ORDER BY (app_id, install_id, session_id)
+SETTINGS index_granularity = 256",
         // The sessions already stored, node by node (reads see every shard).
         "INSERT INTO {local:session_ledger} (app_id, install_id, session_id, counted, crashed, abnormal, batch_id, at)
     SELECT app_id, install_id, session_id,
@@ -146,7 +147,8 @@ ORDER BY (app_id, kind, version, build, ts)",
     anon_key String,
     owner String,
     ts DateTime
-) ENGINE = MergeTree ORDER BY (app_id, anon_key, owner)",
+) ENGINE = MergeTree ORDER BY (app_id, anon_key, owner)
+SETTINGS index_granularity = 256",
         "INSERT INTO {local:install_owner} (app_id, anon_key, owner, ts)
     SELECT app_id, concat('i:', install_id), user_id, min(ts)
     FROM {local:events} WHERE user_id != ''

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Keys per lookup query (well inside the server's 256 KiB query limit).
-const KEYS_PER_QUERY: usize = 500;
+const KEYS_PER_QUERY: usize = 2000;
 
 #[derive(Row, Serialize)]
 struct LedgerRow<'a> {
@@ -81,18 +81,32 @@ impl ClickHouseStore {
             by_app.entry(k.0.as_str()).or_default().push(k);
         }
         let mut found = Vec::new();
-        for (app, keys) in by_app {
+        for (app, mut keys) in by_app {
+            // In key order, each lookup covers a few installs' granules
+            // rather than a slice of every install in the chunk.
+            keys.sort_unstable();
             for part in keys.chunks(KEYS_PER_QUERY) {
                 let list = part
                     .iter()
                     .map(|k| format!("('{}','{}')", escape(&k.1), escape(&k.2)))
                     .collect::<Vec<_>>()
                     .join(",");
+                // The plain IN on the key's second column is what the
+                // primary index narrows by (the tuple IN then picks rows).
+                let installs = part
+                    .iter()
+                    .map(|k| k.1.as_str())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .map(|i| format!("'{}'", escape(i)))
+                    .collect::<Vec<_>>()
+                    .join(",");
                 let sql = format!(
                     "SELECT install_id, session_id, max(counted) AS counted,
                         max(crashed) AS crashed, max(abnormal) AS abnormal
                      FROM session_ledger
-                     WHERE app_id = '{}' AND (install_id, session_id) IN ({list})
+                     WHERE app_id = '{}' AND install_id IN ({installs})
+                       AND (install_id, session_id) IN ({list})
                        AND batch_id NOT IN ({own})
                      GROUP BY install_id, session_id",
                     escape(app)
