@@ -270,6 +270,9 @@ impl Config {
                 self.timezone
             ))
         })?;
+        self.collector
+            .validate()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.control_plane.pool_size == 0 {
             return Err(ConfigError::Invalid(
                 "control_plane.pool_size must be at least 1".into(),
@@ -395,6 +398,14 @@ mod tests {
         cfg.validate().expect("example config valid");
         assert_eq!(cfg.collector.limits, vitals_protocol::Limits::default());
         assert_eq!(cfg.control_plane, ControlPlaneConfig::default());
+        assert_eq!(
+            cfg.collector.auth,
+            vitals_collector::config::AuthConfig::default()
+        );
+        assert_eq!(
+            cfg.collector.replay,
+            vitals_collector::config::ReplayConfig::default()
+        );
         assert_eq!(cfg.symbolicator, SymbolicatorSection::default());
         assert_eq!(cfg.store, StoreSection::default());
         assert_eq!(
@@ -437,6 +448,24 @@ max_zip = 1"
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn replay_settings_parse_and_zero_is_refused() {
+        let cfg: Config =
+            toml::from_str("[collector.replay]\nbatch_window_secs = 86400\ndurable = false")
+                .unwrap();
+        assert_eq!(cfg.collector.replay.batch_window_secs, 86_400);
+        assert!(!cfg.collector.replay.durable);
+        assert_eq!(cfg.collector.replay.timeout_ms, 500);
+        for key in ["batch_window_secs", "timeout_ms", "queue", "max_group"] {
+            let zero: Config = toml::from_str(&format!("[collector.replay]\n{key} = 0")).unwrap();
+            let e = zero.validate().unwrap_err().to_string();
+            assert!(e.contains(&format!("collector.replay.{key}")), "{e}");
+        }
+        let zero: Config = toml::from_str("[collector.auth]\nmax_nonces = 0").unwrap();
+        assert!(zero.validate().is_err());
+        assert!(toml::from_str::<Config>("[collector.replay]\nwindow = 1").is_err());
     }
 
     #[test]

@@ -12,6 +12,8 @@
 //! - `clock_skew`: device clocks hours and days off.
 //! - `hung_store`: ClickHouse accepts connections but never answers (frozen
 //!   or half-open) while vitals starts.
+//! - `replay_restart`: a captured request replayed and batches re-sent
+//!   after a restart and after `kill -9` are recognised (issue #22).
 
 mod common;
 
@@ -21,6 +23,8 @@ mod clock_skew;
 mod corrupt_spool;
 #[path = "faults/hung_store.rs"]
 mod hung_store;
+#[path = "faults/replay_restart.rs"]
+mod replay_restart;
 #[path = "faults/slow_store.rs"]
 mod slow_store;
 #[path = "faults/spool_full.rs"]

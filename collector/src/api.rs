@@ -124,6 +124,30 @@ async fn ingest(
         &body,
         now / 1000,
     )?;
+    // The in-memory cache accepted the nonce; the control plane, which
+    // remembers nonces across restarts and nodes, answers while the body
+    // is decoded, and its answer comes first (a replay is a replay even
+    // when its body is bad).
+    let claim = st.claim_nonce(signed.key_id, signed.nonce);
+    let decoded = decode_batch(req, &body, limits);
+    if claim.wait().await == Some(false) {
+        return Err(ApiError::ReplayedNonce(signed.nonce.to_string()));
+    }
+    let batch = decoded?;
+    let client_ip = req.peer_addr().map(|a| a.ip().to_string());
+    let batch_id = batch.batch_id.clone();
+    let admitted = admit(st, &app, batch, now, client_ip).await?;
+    Ok(HttpResponse::Accepted().json(json!({
+        "batch_id": batch_id, "accepted": admitted.events, "duplicate": admitted.duplicate
+    })))
+}
+
+/// Decompresses and decodes a signed batch body.
+fn decode_batch(
+    req: &HttpRequest,
+    body: &[u8],
+    limits: &vitals_protocol::Limits,
+) -> Result<vitals_protocol::Batch, ApiError> {
     let encoding = req
         .headers()
         .get("content-encoding")
@@ -140,14 +164,8 @@ async fn ingest(
             enc.unwrap_or_default().chars().take(40).collect(),
         ));
     }
-    let json = decode::decompress(encoding, &body, limits.max_decompressed_bytes)?;
-    let batch = vitals_protocol::decode(&json)?;
-    let client_ip = req.peer_addr().map(|a| a.ip().to_string());
-    let batch_id = batch.batch_id.clone();
-    let admitted = admit(st, &app, batch, now, client_ip).await?;
-    Ok(HttpResponse::Accepted().json(json!({
-        "batch_id": batch_id, "accepted": admitted.events, "duplicate": admitted.duplicate
-    })))
+    let json = decode::decompress(encoding, body, limits.max_decompressed_bytes)?;
+    Ok(vitals_protocol::decode(&json)?)
 }
 
 /// What [`admit`] did with a batch.
@@ -174,7 +192,12 @@ pub async fn admit(
         });
     }
     let n_events = batch.events.len();
-    if st.seen_recently(&app.app_id, &batch.batch_id) {
+    // Decided before the append: a batch acknowledged before (by this
+    // process, another node or before a restart) is not spooled again.
+    if st
+        .seen_before(&app.app_id, &batch.batch_id, now / 1000)
+        .await
+    {
         return Ok(Admitted {
             events: 0,
             duplicate: true,
@@ -205,7 +228,12 @@ pub async fn admit(
         }
         Err(e) => return Err(ApiError::SpoolFailed(e.to_string())),
     }
-    st.remember(&accepted.app_id, &accepted.batch.batch_id);
+    // Recorded only now that the append succeeded: a batch recorded
+    // before a failed append (503) would be called a duplicate on retry,
+    // and lost. A crash between the two only leaves a later answer
+    // `duplicate: false` for a batch the store keeps once anyway.
+    st.acknowledged(&accepted.app_id, &accepted.batch.batch_id, now / 1000)
+        .await;
     st.metrics.batches_accepted.inc();
     for k in kinds {
         st.metrics.events_accepted.with_label_values(&[k]).inc();

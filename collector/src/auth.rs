@@ -72,27 +72,46 @@ impl KeyCache {
     }
 }
 
-/// Nonces seen, and their insertion order with times (for expiry).
-/// Remembers nonces (as digests, scoped by key) for twice the timestamp
-/// window; bounded in size.
+/// Nonces seen lately, per signing key: each key's own bounded, expiring
+/// set of digests, so one key's traffic (an app's, or someone holding its
+/// extracted key) can only push out that key's older nonces, never
+/// another key's. Entries live for twice the timestamp window. Keys come
+/// from verified requests only, so the map holds at most the keys the
+/// control plane knows. The durable record is the control plane's
+/// (`ledger.rs`); this cache answers first and when it cannot.
 pub struct NonceCache {
-    inner: Mutex<Recent>,
+    ttl_secs: i64,
+    max_per_key: usize,
+    inner: Mutex<HashMap<String, Recent>>,
 }
 
 impl NonceCache {
-    pub fn new(ttl_secs: i64, max: usize) -> Self {
+    pub fn new(ttl_secs: i64, max_per_key: usize) -> Self {
         NonceCache {
-            inner: Mutex::new(Recent::new(Some(ttl_secs), max)),
+            ttl_secs,
+            max_per_key,
+            inner: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Records `nonce` (scoped by key); false if it was seen before.
+    /// Records `nonce` for `key_id`; false if it was seen before.
     pub fn insert(&self, key_id: &str, nonce: &str, now: i64) -> bool {
         let Ok(mut g) = self.inner.lock() else {
             return false;
         };
-        g.insert(digest(&[key_id, nonce]), now)
+        let set = match g.get_mut(key_id) {
+            Some(set) => set,
+            None => g
+                .entry(key_id.to_string())
+                .or_insert_with(|| Recent::new(Some(self.ttl_secs), self.max_per_key)),
+        };
+        set.insert(nonce_digest(key_id, nonce), now)
     }
+}
+
+/// The digest of a nonce, scoped by its key (also the ledger's key).
+pub fn nonce_digest(key_id: &str, nonce: &str) -> crate::recent::Digest {
+    digest(&["nonce", key_id, nonce])
 }
 
 /// The signed parts of one request.
@@ -175,12 +194,26 @@ mod tests {
     }
 
     #[test]
-    fn nonce_cache_is_bounded() {
+    fn nonce_cache_is_bounded_per_key() {
         let c = NonceCache::new(600, 3);
         for i in 0..10 {
             assert!(c.insert("k", &format!("n{i}"), 1000));
         }
         let g = c.inner.lock().unwrap();
-        assert!(g.len() <= 3);
+        assert!(g["k"].len() <= 3);
+    }
+
+    #[test]
+    fn one_key_cannot_evict_another_keys_nonces() {
+        let c = NonceCache::new(600, 100);
+        assert!(c.insert("victim", "captured-nonce", 1000));
+        // The other key holder floods far past the bound.
+        for i in 0..10_000 {
+            assert!(c.insert("flooder", &format!("n{i}"), 1000));
+        }
+        assert!(
+            !c.insert("victim", "captured-nonce", 1001),
+            "the victim's nonce is still remembered"
+        );
     }
 }

@@ -14,6 +14,7 @@ pub mod config;
 // Public for the fuzz targets (`fuzz/`).
 pub mod decode;
 pub mod error;
+mod ledger;
 pub mod metrics;
 pub mod privacy;
 mod ratelimit;
@@ -42,6 +43,8 @@ pub enum CollectorError {
     Store(#[from] vitals_store::StoreError),
     #[error("invalid privacy pattern: {0}")]
     Pattern(#[from] regex::Error),
+    #[error("replay ledger thread: {0}")]
+    Thread(#[from] std::io::Error),
 }
 
 /// Shared state of a running collector.
@@ -58,6 +61,8 @@ pub struct Inner {
     enricher: Option<Arc<dyn vitals_store::Enricher>>,
     keys: auth::KeyCache,
     nonces: auth::NonceCache,
+    /// Nonces and acknowledged batch ids in the control plane.
+    ledger: ledger::Ledger,
     limiter: ratelimit::RateLimiter,
     scrubber: privacy::Scrubber,
     erased: RwLock<Arc<HashSet<(String, String)>>>,
@@ -106,20 +111,50 @@ impl Inner {
         )
     }
 
-    /// True if this (app, batch id) was acknowledged recently by this
-    /// process (a client retry whose 202 got lost).
-    fn seen_recently(&self, app: &str, batch_id: &str) -> bool {
-        let Ok(mut g) = self.recent.lock() else {
-            return false;
-        };
-        g.contains(&recent::digest(&[app, batch_id]), 0)
+    /// Claims a verified request's nonce in the control plane, which
+    /// remembers it across restarts and nodes (the in-memory cache has
+    /// accepted it already). Start it early, wait for it before acting.
+    fn claim_nonce(&self, key_id: &str, nonce: &str) -> ledger::Pending {
+        self.ledger.claim(auth::nonce_digest(key_id, nonce))
     }
 
-    fn remember(&self, app: &str, batch_id: &str) {
-        if let Ok(mut g) = self.recent.lock() {
-            g.insert(recent::digest(&[app, batch_id]), 0);
+    /// True if this (app, batch id) was acknowledged within the batch
+    /// window: by this process (memory), or by any process on this control
+    /// plane, before a restart too (the ledger). When the ledger cannot
+    /// answer in time, memory alone answers.
+    async fn seen_before(&self, app: &str, batch_id: &str, now: i64) -> bool {
+        let d = batch_digest(app, batch_id);
+        let known = self
+            .recent
+            .lock()
+            .map(|mut g| g.contains(&d, now))
+            .unwrap_or(false);
+        if known {
+            return true;
         }
+        let seen = self.ledger.lookup(d).wait().await == Some(true);
+        if seen && let Ok(mut g) = self.recent.lock() {
+            g.insert(d, now);
+        }
+        seen
     }
+
+    /// Records an acknowledged batch, after its spool append succeeded
+    /// (recorded first, a failed append would make the retry a "duplicate"
+    /// and lose the batch); returns once the control plane has it, or its
+    /// deadline passed.
+    async fn acknowledged(&self, app: &str, batch_id: &str, now: i64) {
+        let d = batch_digest(app, batch_id);
+        if let Ok(mut g) = self.recent.lock() {
+            g.insert(d, now);
+        }
+        self.ledger.record(d).wait().await;
+    }
+}
+
+/// The digest of an (app, batch id): the ledger's key and the cache's.
+fn batch_digest(app: &str, batch_id: &str) -> recent::Digest {
+    recent::digest(&["batch", app, batch_id])
 }
 
 /// Registers the collector's routes for shared state (for servers that
@@ -174,19 +209,20 @@ impl Collector {
             .spool_quarantined_bytes
             .inc_by(recovery.quarantined_bytes);
         metrics.spool_bytes.set(spool.bytes() as i64);
+        let nonce_ttl = i64::from(cfg.auth.max_skew_secs) * 2;
+        let ledger = ledger::Ledger::start(cp.clone(), &cfg.replay, nonce_ttl, &metrics)?;
+        let batch_window = i64::try_from(cfg.replay.batch_window_secs).unwrap_or(i64::MAX / 2);
         let inner = Arc::new(Inner {
             keys: auth::KeyCache::new(cp.clone())?,
-            nonces: auth::NonceCache::new(
-                i64::from(cfg.auth.max_skew_secs) * 2,
-                cfg.auth.max_nonces,
-            ),
+            ledger,
+            nonces: auth::NonceCache::new(nonce_ttl, cfg.auth.max_nonces),
             limiter: ratelimit::RateLimiter::new(
                 cfg.rate_limit.events_per_sec,
                 cfg.rate_limit.burst_events,
             ),
             scrubber: privacy::Scrubber::new(&cfg.privacy.extra_patterns)?,
             erased: RwLock::new(Arc::new(cp.erasures()?)),
-            recent: Mutex::new(recent::Recent::new(None, RECENT_BATCH_IDS)),
+            recent: Mutex::new(recent::Recent::new(Some(batch_window), RECENT_BATCH_IDS)),
             store_ok: AtomicBool::new(true),
             attachments_dir: data_dir.join("attachments"),
             enricher,

@@ -23,6 +23,8 @@ pub struct Metrics {
     pub sentry_client_discarded: IntCounterVec,
     pub attachments: IntCounter,
     pub insert_seconds: Histogram,
+    pub replay_fallbacks: IntCounterVec,
+    pub replay_rounds: IntCounterVec,
 }
 
 fn reg<T: prometheus::core::Collector + Clone + 'static>(r: &Registry, c: T) -> T {
@@ -143,6 +145,22 @@ impl Metrics {
                 counter(
                     "vitals_attachments_stored_total",
                     "Crash attachments (minidumps, crash reports) stored",
+                ),
+            ),
+            replay_fallbacks: reg(
+                &r,
+                counter_vec(
+                    "vitals_replay_ledger_fallbacks_total",
+                    "Ingest steps answered from this process's memory because the control plane's replay ledger did not answer in time (reason: timeout, busy, error, unavailable)",
+                    &["op", "reason"],
+                ),
+            ),
+            replay_rounds: reg(
+                &r,
+                counter_vec(
+                    "vitals_replay_ledger_rounds_total",
+                    "Replay-ledger transactions (group commits) by outcome",
+                    &["outcome"],
                 ),
             ),
             registry: r,

@@ -22,6 +22,7 @@ pub mod order_stats;
 mod owners;
 pub mod query;
 pub mod releases;
+pub mod replay;
 mod rollup;
 mod rollup_ddl;
 pub mod row;

@@ -82,6 +82,14 @@ CREATE TABLE IF NOT EXISTS sentry_intake (
     app_id TEXT PRIMARY KEY REFERENCES apps(app_id), project INTEGER NOT NULL UNIQUE,
     enabled INTEGER NOT NULL, allowed_origins TEXT NOT NULL, updated_at INTEGER NOT NULL,
     updated_by TEXT NOT NULL);
+-- replay ledger (store/src/replay.rs): digests of (key, nonce) and of
+-- (app, batch id) acknowledged, each with its time, pruned after a window
+CREATE TABLE IF NOT EXISTS ingest_nonces (
+    digest BLOB PRIMARY KEY, seen_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ingest_nonces_seen ON ingest_nonces (seen_at);
+CREATE TABLE IF NOT EXISTS ingest_batches (
+    digest BLOB PRIMARY KEY, acked_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ingest_batches_acked ON ingest_batches (acked_at);
 ";
 
 /// PostgreSQL (shared by several nodes). Run in one transaction under an
@@ -171,6 +179,12 @@ CREATE TABLE IF NOT EXISTS sentry_intake (
     app_id TEXT PRIMARY KEY REFERENCES apps(app_id), project BIGINT NOT NULL UNIQUE,
     enabled BIGINT NOT NULL, allowed_origins TEXT NOT NULL, updated_at BIGINT NOT NULL,
     updated_by TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ingest_nonces (
+    digest BYTEA PRIMARY KEY, seen_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS ingest_nonces_seen ON ingest_nonces (seen_at);
+CREATE TABLE IF NOT EXISTS ingest_batches (
+    digest BYTEA PRIMARY KEY, acked_at BIGINT NOT NULL);
+CREATE INDEX IF NOT EXISTS ingest_batches_acked ON ingest_batches (acked_at);
 ";
 
 /// Key of the advisory lock held while the PostgreSQL schema is created.
