@@ -11,7 +11,9 @@
 //! (`401 auth.replayed_nonce`); the same batch re-sent with a fresh nonce
 //! gets `202 "duplicate": true`; each batch is stored once. And one key
 //! holder flooding past the nonce bound cannot make another app's nonce
-//! usable again.
+//! usable again. A control plane that does not answer leaves ingest to the
+//! in-memory answers, and what was acknowledged meanwhile is recorded once
+//! it answers again.
 
 use crate::common::*;
 use serde_json::Value;
@@ -217,4 +219,78 @@ async fn replays_and_resent_batches_are_recognised_after_restarts_on_clickhouse(
     let db = db_name("vitals_replay");
     scenario("clickhouse", Some((&ch, &db))).await;
     let _ = query(&ch, &format!("DROP DATABASE IF EXISTS {db}"));
+}
+
+/// A control plane that does not answer (here: its SQLite file held under
+/// an exclusive lock by another process) costs ingest at most the ledger's
+/// timeout: batches are acknowledged from memory and the fallback counted;
+/// what was queued meanwhile is written once the lock goes, so after a
+/// `kill -9` those batches are still known.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_control_plane_leaves_ingest_to_memory_then_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("vitals");
+    let key = create_key(&data, APP);
+    let config = dir.path().join("vitals.toml");
+    std::fs::write(&config, "[collector.replay]\ntimeout_ms = 300\n").unwrap();
+    let opts = ServeOpts {
+        config: Some(config),
+        log: Some(dir.path().join("vitals.log")),
+        ..Default::default()
+    };
+    let c = reqwest::Client::new();
+    let all = batches(APP, 3, 5, 73);
+    let v = serve(&data, None, &opts);
+    assert_accepted(
+        "before the lock",
+        send(&c, &v.url, &key, &Captured::new(&all[0])).await,
+        false,
+    );
+
+    let db = data.join("control.sqlite");
+    let lock = rusqlite::Connection::open(&db).expect("open control.sqlite");
+    lock.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    let during = Captured::new(&all[1]);
+    assert_accepted("locked", send(&c, &v.url, &key, &during).await, false);
+    assert_accepted(
+        "still locked",
+        send(&c, &v.url, &key, &Captured::new(&all[2])).await,
+        false,
+    );
+    assert_replay("locked: replay", send(&c, &v.url, &key, &during).await);
+    let fallbacks = v.metric("vitals_replay_ledger_fallbacks_total");
+    assert!(fallbacks >= 1.0, "fallbacks counted: {fallbacks}");
+    lock.execute_batch("ROLLBACK").expect("unlock");
+    drop(lock);
+
+    // The queued claims and records reach the control plane.
+    let read =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open control.sqlite");
+    let mut n = 0i64;
+    for _ in 0..200 {
+        n = read
+            .query_row("SELECT COUNT(*) FROM ingest_batches", [], |r| r.get(0))
+            .expect("count");
+        if n == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(n, 3, "every acknowledged batch recorded once the lock went");
+
+    v.kill9();
+    let v = serve(&data, None, &opts);
+    assert_replay(
+        "replay after kill -9",
+        send(&c, &v.url, &key, &during).await,
+    );
+    for (i, b) in all.iter().enumerate() {
+        assert_accepted(
+            &format!("batch {i} re-sent after kill -9"),
+            send(&c, &v.url, &key, &Captured::new(b)).await,
+            true,
+        );
+    }
+    v.terminate();
 }
