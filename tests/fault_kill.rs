@@ -2,7 +2,8 @@
 //! stream of batches is being acknowledged, restart it, and check that every
 //! acknowledged event is stored exactly once (ClickHouse backend), with
 //! clients retrying unacknowledged batches under the same batch id as real
-//! SDKs do.
+//! SDKs do; and that batches acknowledged before a kill, re-sent, are
+//! answered `duplicate: true` (issue #22).
 //!
 //! `VITALS_FAULT_KILLS` sets the number of kills (default 3, the CI form;
 //! `deploy/bench/faults.sh` runs 20). Each falls at a random moment: after a
@@ -93,6 +94,14 @@ async fn kill_9_mid_stream_loses_and_duplicates_nothing() {
         before_final > 0,
         "some batches were acknowledged before the kills"
     );
+    let acked_before_kills: Vec<vitals_protocol::Batch> = {
+        let a = acked.lock().unwrap();
+        all.iter()
+            .filter(|b| a.contains(&b.batch_id))
+            .take(300)
+            .cloned()
+            .collect()
+    };
 
     // Restart; clients retry everything not yet acknowledged.
     let v = Vitals::serve(dir.path(), Some((&ch, &db)));
@@ -114,6 +123,26 @@ async fn kill_9_mid_stream_loses_and_duplicates_nothing() {
         acked.batches(),
         all.len(),
         "every batch acknowledged in the end"
+    );
+    // Batches acknowledged before a kill -9, re-sent (a client whose 202
+    // was lost): each answered as a duplicate (issue #22; the replay
+    // ledger records a batch before its 202).
+    let client = reqwest::Client::new();
+    let mut not_duplicate = Vec::new();
+    for b in &acked_before_kills {
+        let r = post_at(&client, &v.url, &key, b, now_secs()).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let body: serde_json::Value = serde_json::from_str(&r.body).expect("JSON answer");
+        if body["duplicate"] != true {
+            not_duplicate.push(b.batch_id.clone());
+        }
+    }
+    assert!(
+        not_duplicate.is_empty(),
+        "{} of {} re-sent acknowledged batches answered duplicate: false: {:?}",
+        not_duplicate.len(),
+        acked_before_kills.len(),
+        &not_duplicate[..not_duplicate.len().min(5)]
     );
 
     let o = wait_stored(&ch, &db, APP, &acked, &[], Duration::from_secs(90)).await;
