@@ -2,10 +2,13 @@
 //! endpoints, as a library so tests drive it in-process.
 //!
 //! Request path (no blocking I/O on the HTTP threads): read the body with a
-//! size cap → verify key, timestamp, HMAC and nonce → decompress with a cap
-//! → decode and validate → check the app and its rate limit → apply privacy
-//! rules → append to the spool and wait for its fsync → `202`. The writer
-//! task ([`writer`]) moves spooled batches into the [`Store`].
+//! size cap → verify key, timestamp, HMAC and nonce (in memory, then claimed
+//! in the control plane's replay ledger while the body is decompressed with
+//! a cap) → decode and validate → check the app, whether the batch was
+//! acknowledged before (memory, then the ledger) and its rate limit → apply
+//! privacy rules → append to the spool and wait for its fsync → record the
+//! batch in the ledger → `202`. Every ledger wait is bounded (`ledger.rs`).
+//! The writer task ([`writer`]) moves spooled batches into the [`Store`].
 
 mod api;
 mod attachments;
