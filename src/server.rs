@@ -298,6 +298,8 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         let (control, alerts) = (control.clone(), alerts.clone());
         let web_state = web_state.clone();
         App::new()
+            .app_data(crate::edge::json_config(lang))
+            .app_data(crate::edge::query_config(lang))
             .wrap(middleware::from_fn(move |req, next| {
                 crate::edge::auth_first(edge_cp.clone(), lang, req, next)
             }))

@@ -9,6 +9,7 @@
 //!
 //! Every refusal is checked twice: by its status and error code, and by
 //! what the server kept (metrics, the control-plane database, the disk).
+#![recursion_limit = "256"]
 
 #[path = "security/at_rest.rs"]
 mod at_rest;
@@ -25,6 +26,10 @@ mod logs;
 mod outbound;
 #[path = "security/protocol.rs"]
 mod protocol;
+#[path = "security/random_input.rs"]
+mod random_input;
+#[path = "security/random_values.rs"]
+mod random_values;
 #[path = "security/sentry.rs"]
 mod sentry;
 #[path = "security/two_person.rs"]

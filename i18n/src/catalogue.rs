@@ -455,8 +455,8 @@ catalogue! {
         zh: "会话开始事件不能带结束状态 {status}",
         en: "a session start cannot carry the end status {status}" }
     ValForbiddenChar = "validate.forbidden_char" {
-        zh: "第 {at} 个字符 {code} 是控制字符或双向文本控制符，此字段不允许",
-        en: "character {at} ({code}) is a control or bidirectional-override character, not allowed in this field" }
+        zh: "第 {at} 个字符 {code} 不允许出现在此字段（控制字符、双向文本控制符，以及版本号中分隔构建号的 +）",
+        en: "character {at} ({code}) is not allowed in this field (control and bidirectional-override characters, and + in a version, where it separates the build)" }
 
     // ---- analyzer: policy --------------------------------------------------
     PolicySyntax = "policy.syntax" {

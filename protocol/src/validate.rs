@@ -92,7 +92,9 @@ pub enum ValidationKind {
     StatusOnStart(&'static str),
     /// A character that has no place in the field: a control character
     /// (NUL, CR, LF…) or a bidirectional override in an identifier or label,
-    /// or NUL anywhere. `code` is the code point, `at` its character index.
+    /// or NUL anywhere; `+` in a release version, where it would read as
+    /// the start of the build. `code` is the code point, `at` its
+    /// character index.
     ForbiddenChar {
         code: u32,
         at: usize,
@@ -194,6 +196,18 @@ pub fn validate(batch: &Batch, limits: &Limits, now_ms: i64) -> Result<(), Valid
     v.id("app_id", &batch.app_id)?;
     v.id("install_id", &batch.install_id)?;
     v.short("release.version", &batch.release.version, false)?;
+    // `+` joins version and build in a release's label (`5.2.0+520013`, as
+    // the API, the dashboard and `vitals gate` take it), so a version
+    // holding one could be stored but never addressed (issue #22).
+    if let Some(at) = batch.release.version.chars().position(|c| c == '+') {
+        return Err(ValidationError::at(
+            "release.version",
+            ValidationKind::ForbiddenChar {
+                code: '+' as u32,
+                at,
+            },
+        ));
+    }
     v.short("release.build", &batch.release.build, true)?;
     v.short("device.model", &batch.device.model, false)?;
     v.short("device.os_version", &batch.device.os_version, false)?;

@@ -85,8 +85,13 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let text = std::fs::read_to_string(&srv.log).unwrap_or_default();
-            if let Some(i) = text.find("http://127.0.0.1:") {
-                let rest = &text[i + "http://".len()..];
+            // The banner line, not a log line naming ClickHouse's address.
+            let banner = text
+                .lines()
+                .find(|l| l.starts_with("vitals ") && l.contains("http://127.0.0.1:"));
+            if let Some(line) = banner {
+                let i = line.find("http://127.0.0.1:").unwrap_or_default();
+                let rest = &line[i + "http://".len()..];
                 let addr: String = rest
                     .chars()
                     .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':'))

@@ -134,7 +134,13 @@ fn sentry_error(
     lang: Lang,
 ) -> HttpResponse {
     let mut b = cors(HttpResponse::build(status));
-    b.insert_header(("x-sentry-error", detail.replace(['\n', '\r'], " ")));
+    // A header value takes no control character: the detail may echo a
+    // hostile project or key (a NUL there made this a 500).
+    let header: String = detail
+        .chars()
+        .map(|c| if c.is_ascii_control() { ' ' } else { c })
+        .collect();
+    b.insert_header(("x-sentry-error", header));
     b.insert_header(("content-language", lang.tag()));
     if let Some(r) = retry {
         b.insert_header(("retry-after", r.to_string()));

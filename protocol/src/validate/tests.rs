@@ -212,6 +212,20 @@ fn control_and_bidi_characters_are_refused_in_labels_naming_the_path() {
 }
 
 #[test]
+fn a_plus_in_the_version_is_refused_but_not_in_the_build() {
+    // `5.2+1` with build `7` would read as version `5.2`, build `1+7`.
+    let mut b = batch(vec![session(NOW)]);
+    b.release.version = "5.2+1".into();
+    let e = validate(&b, &Limits::default(), NOW).unwrap_err();
+    assert_eq!(e.path, "release.version");
+    assert_eq!(e.kind, ValidationKind::ForbiddenChar { code: 0x2B, at: 3 });
+    assert!(e.message(vitals_i18n::Lang::En).contains("U+002B"));
+    b.release.version = "5.2".into();
+    b.release.build = "1+7".into();
+    validate(&b, &Limits::default(), NOW).expect("a + in the build");
+}
+
+#[test]
 fn nul_is_refused_even_in_free_text_which_keeps_its_newlines() {
     let crash = |message: &str| {
         Event::Crash(CrashEvent {
