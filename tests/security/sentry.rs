@@ -1,7 +1,8 @@
 //! The Sentry routes are no unsigned side door (issue #22): an app takes
 //! Sentry-protocol traffic only once an admin enables it, with the DSN's
 //! project a random id (not the 1, 2, … of before), and browser requests
-//! only from the app's allowed origins. Refusals are the documented JSON
+//! only from the app's allowed origins, within the app's rate limit (429
+//! with the headers Sentry SDKs obey). Refusals are the documented JSON
 //! error, in zh-CN by default and in English on request, and nothing of a
 //! refused request is stored.
 
@@ -214,5 +215,101 @@ async fn sentry_intake_is_opt_in_with_random_projects_and_allowed_origins() {
     );
 
     // Only the accepted envelopes were stored: one crash each.
+    assert_stored_exactly(&c, &url, f64::from(accepted)).await;
+}
+
+/// Posts one crash envelope for `key` to `project`; returns the response.
+async fn envelope_to(
+    c: &reqwest::Client,
+    url: &str,
+    project: &str,
+    key: &Key,
+) -> reqwest::Response {
+    send(c, url, project, key, &[("accept-language", "en")]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentry_intake_is_rate_limited_per_app_with_sentry_headers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = create_app_key(dir.path(), APP);
+    let second = create_app_key(dir.path(), APP);
+    let other = create_app_key(dir.path(), "sec-other");
+    let project = crate::common::enable_sentry(dir.path(), APP);
+    let other_project = crate::common::enable_sentry(dir.path(), "sec-other");
+    let config = dir.path().join("vitals.toml");
+    std::fs::write(
+        &config,
+        "[collector.rate_limit]\nevents_per_sec = 1\nburst_events = 4\n",
+    )
+    .expect("write config");
+    let srv = Server::start_with(dir.path(), "info", Some(&config));
+    let (c, url) = (client(), srv.url.clone());
+
+    // Envelopes of one crash each: the burst passes, then 429 with the
+    // headers Sentry SDKs obey (Retry-After, X-Sentry-Rate-Limits) and the
+    // documented JSON error naming the app.
+    let mut accepted = 0;
+    let refused = loop {
+        let r = envelope_to(&c, &url, &project, &key).await;
+        if r.status().as_u16() == 200 {
+            accepted += 1;
+            assert!(accepted <= 4, "more than the burst accepted");
+            continue;
+        }
+        break r;
+    };
+    assert!(accepted >= 1, "nothing accepted before the limit");
+    assert_eq!(refused.status().as_u16(), 429);
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let retry: u64 = header(&refused, "retry-after")
+        .parse()
+        .expect("Retry-After");
+    assert!((1..=10).contains(&retry), "Retry-After {retry}");
+    assert_eq!(
+        header(&refused, "x-sentry-rate-limits"),
+        format!("{retry}::organization")
+    );
+    let (_, code, msg, _) = refusal(refused).await;
+    assert_eq!(code, "request.rate_limited");
+    assert!(msg.contains(APP), "{msg}");
+
+    // The limit is the app's: its other key is refused too, and the signed
+    // SDK's batches for it share the bucket, while another app's DSN goes
+    // on.
+    let r = envelope_to(&c, &url, &project, &second).await;
+    assert_eq!(r.status().as_u16(), 429, "the app's second key");
+    let (body, _) = batch_body(APP, 9);
+    let r = signed(&c, &url, &key, body, now_secs(), &fresh_nonce())
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(refusal(r).await.1, "request.rate_limited", "signed batch");
+    let r = envelope_to(&c, &url, &other_project, &other).await;
+    assert_eq!(r.status().as_u16(), 200, "another app");
+    accepted += 1;
+
+    // After the advertised wait the app reports again.
+    tokio::time::sleep(Duration::from_secs(retry)).await;
+    let started = Instant::now();
+    loop {
+        let r = envelope_to(&c, &url, &project, &key).await;
+        if r.status().as_u16() == 200 {
+            accepted += 1;
+            break;
+        }
+        assert_eq!(r.status().as_u16(), 429);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "never refilled"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Nothing refused was stored.
     assert_stored_exactly(&c, &url, f64::from(accepted)).await;
 }
