@@ -5,7 +5,8 @@
 //! matrix, CSRF, sessions and login throttling, debug-file uploads, and
 //! secrets kept out of the logs; alert rules' outbound targets, sign-in
 //! under attack, private data files, the two-person rule and
-//! the protocol as documented, Sentry intake opt-in per app (issue #22).
+//! the protocol as documented, Sentry intake opt-in per app, and random
+//! hostile bytes in every string field of every door (issue #22).
 //!
 //! Every refusal is checked twice: by its status and error code, and by
 //! what the server kept (metrics, the control-plane database, the disk).
