@@ -248,16 +248,24 @@ async fn sentry_intake_is_rate_limited_per_app_with_sentry_headers() {
     // Envelopes of one crash each: the burst passes, then 429 with the
     // headers Sentry SDKs obey (Retry-After, X-Sentry-Rate-Limits) and the
     // documented JSON error naming the app.
+    // (The bucket refills one event a second, so a slow machine may pass
+    // one more per second spent.)
     let mut accepted = 0;
+    let started = Instant::now();
     let refused = loop {
         let r = envelope_to(&c, &url, &project, &key).await;
         if r.status().as_u16() == 200 {
             accepted += 1;
-            assert!(accepted <= 4, "more than the burst accepted");
+            let allowed = 4.0 + started.elapsed().as_secs_f64().ceil();
+            assert!(
+                f64::from(accepted) <= allowed,
+                "more than the burst accepted"
+            );
             continue;
         }
         break r;
     };
+    let empty_at = Instant::now();
     assert!(accepted >= 1, "nothing accepted before the limit");
     assert_eq!(refused.status().as_u16(), 429);
     let header = |r: &reqwest::Response, name: &str| {
@@ -282,14 +290,24 @@ async fn sentry_intake_is_rate_limited_per_app_with_sentry_headers() {
     // The limit is the app's: its other key is refused too, and the signed
     // SDK's batches for it share the bucket, while another app's DSN goes
     // on.
+    // Either is refused, unless a token came back meanwhile.
+    let mut limited = |status: u16, what: &str| {
+        if status == 200 {
+            assert!(empty_at.elapsed() >= Duration::from_secs(1), "{what}");
+            accepted += 1;
+        } else {
+            assert_eq!(status, 429, "{what}");
+        }
+    };
     let r = envelope_to(&c, &url, &project, &second).await;
-    assert_eq!(r.status().as_u16(), 429, "the app's second key");
-    let (body, _) = batch_body(APP, 9);
+    limited(r.status().as_u16(), "the app's second key");
+    let one = crate::common::batches(APP, 1, 1, 9).pop().expect("batch");
+    let body = serde_json::to_vec(&one).expect("serialise");
     let r = signed(&c, &url, &key, body, now_secs(), &fresh_nonce())
         .send()
         .await
         .expect("post");
-    assert_eq!(refusal(r).await.1, "request.rate_limited", "signed batch");
+    limited(r.status().as_u16(), "a signed batch of one event");
     let r = envelope_to(&c, &url, &other_project, &other).await;
     assert_eq!(r.status().as_u16(), 200, "another app");
     accepted += 1;
