@@ -421,17 +421,29 @@ async fn forms(p: &mut Probe, s: &Session, v: &[u8], login: bool) {
         }
     }
     let confirm: Vec<(&str, &[u8])> = vec![("_csrf", csrf), ("confirm", b"yes")];
-    let mut logout: Vec<(&str, &[u8])> = vec![("_csrf", v)];
-    let mut paths = vec![
+    let logout: Vec<(&str, &[u8])> = vec![("_csrf", v)];
+    let paths = vec![
         (format!("/ui/apps/{APP}/crashes/{h}/state"), state),
         (format!("/ui/actions/{h}/approve"), confirm.clone()),
         (format!("/ui/actions/{h}/reject"), confirm),
-        ("/ui/logout".to_string(), std::mem::take(&mut logout)),
+        ("/ui/logout".to_string(), logout),
     ];
     if login {
-        let login: Vec<(&str, &[u8])> =
-            vec![("name", v), ("password", v), ("_csrf", b"x"), ("next", v)];
-        paths.push(("/ui/login".to_string(), login));
+        // With a valid double-submit pair, so the name and password reach
+        // the throttle and the password check.
+        let (cookie, field) = login_form(&p.c, &url).await;
+        let fields: Vec<(&str, &[u8])> = vec![
+            ("name", v),
+            ("password", v),
+            ("_csrf", field.as_bytes()),
+            ("next", v),
+        ];
+        let rb =
+            p.c.post(format!("{url}/ui/login"))
+                .header("cookie", format!("vitals_login={cookie}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form(&fields));
+        p.check("form /ui/login", v, rb, false).await;
     }
     for (path, f) in paths {
         let rb =
@@ -504,9 +516,10 @@ async fn release_evaluates(
             .await
             .expect("GET release page");
         let status = r.status().as_u16();
-        if status != 200 {
-            let text = r.text().await.unwrap_or_default();
-            wrong.push(format!("{label:?} {page}: {status} {text}"));
+        let text = r.text().await.unwrap_or_default();
+        let leak = problem(status, "application/json", text.as_bytes(), true);
+        if status != 200 || leak.is_some() {
+            wrong.push(format!("{label:?} {page}: {status} {leak:?} {text}"));
         }
     }
     let r = c
