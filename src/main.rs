@@ -100,6 +100,8 @@ enum Cmd {
         /// Write the output to a file instead of stdout.
         #[arg(long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        remote: vitals::gate::RemoteArgs,
     },
     /// Per-clause compliance report of a release.
     Report {
@@ -114,6 +116,8 @@ enum Cmd {
         format: vitals::gate::ReportFormat,
         #[arg(long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        remote: vitals::gate::RemoteArgs,
     },
     /// Upload debug files (dSYM, .so/ELF, .sym, PDB, mapping.txt, source
     /// maps; folders and zips are walked) to a server or a local data dir.
@@ -500,6 +504,7 @@ async fn run(cli: Cli) -> Result<()> {
             baseline,
             format,
             output,
+            remote,
         } => {
             let cfg = match load(&common, None) {
                 Ok(c) => c,
@@ -508,7 +513,25 @@ async fn run(cli: Cli) -> Result<()> {
                     std::process::exit(2);
                 }
             };
-            match vitals::gate::gate(&cfg, &app, &release, policy, baseline, format, output).await {
+            let run = match remote.remote() {
+                Some(r) => {
+                    vitals::gate::remote_gate(
+                        &r,
+                        cfg.lang(),
+                        &app,
+                        &release,
+                        policy,
+                        baseline,
+                        format,
+                        output,
+                    )
+                    .await
+                }
+                None => {
+                    vitals::gate::gate(&cfg, &app, &release, policy, baseline, format, output).await
+                }
+            };
+            match run {
                 Ok(code) => std::process::exit(code),
                 Err(e) => {
                     eprintln!("{}", vitals::gate::describe(&e, cfg.lang()));
@@ -522,11 +545,16 @@ async fn run(cli: Cli) -> Result<()> {
             release,
             format,
             output,
+            remote,
         } => {
             let cfg = load(&common, None)?;
-            vitals::gate::report(&cfg, &app, release, format, output)
-                .await
-                .map_err(|e| anyhow::anyhow!(vitals::gate::describe(&e, cfg.lang())))
+            match remote.remote() {
+                Some(r) => {
+                    vitals::gate::remote_report(&r, cfg.lang(), &app, release, format, output).await
+                }
+                None => vitals::gate::report(&cfg, &app, release, format, output).await,
+            }
+            .map_err(|e| anyhow::anyhow!(vitals::gate::describe(&e, cfg.lang())))
         }
         Cmd::Keys { common, cmd } => {
             let cfg = load(&common, None)?;

@@ -92,18 +92,17 @@ fn gate_with(
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gate_exit_codes_and_junit() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let key = create_key(&data, APP);
-    let v = Vitals::serve(&data, None);
+/// A server on `data` that has ingested `all` and stored every session;
+/// with a viewer token.
+async fn loaded(data: &std::path::Path, all: &[vitals_protocol::Batch]) -> (Vitals, String) {
+    let key = create_key(data, APP);
+    let v = Vitals::serve(data, None);
     let client = reqwest::Client::new();
-    // 5.1a says "ensure": a crash-free release is proven below 0.05 % once
-    // the Wilson upper end of 0 in n is, from n = 7,680 on.
-    let mut all = fleet("1.0.0", 8000, 0);
-    all.extend(fleet("2.0.0", 2000, 100));
-    all.extend(fleet("3.0.0", 40, 0));
+    let want: u64 = all
+        .iter()
+        .flat_map(|b| &b.events)
+        .filter(|e| matches!(e, vitals_protocol::Event::Session(s) if s.phase == vitals_protocol::SessionPhase::Start))
+        .count() as u64;
     let posts = all.chunks(all.len().div_ceil(4)).map(|part| {
         let (client, url, key, part) = (client.clone(), v.url.clone(), key.clone(), part.to_vec());
         tokio::spawn(async move {
@@ -116,7 +115,7 @@ async fn gate_exit_codes_and_junit() {
         p.await.expect("poster");
     }
     // Wait until stored: the releases API counts sessions.
-    let token = create_token(&data, "viewer");
+    let token = create_token(data, "viewer");
     let mut stored = 0;
     for _ in 0..200 {
         let body: serde_json::Value = client
@@ -132,12 +131,25 @@ async fn gate_exit_codes_and_junit() {
             .as_array()
             .map(|r| r.iter().map(|x| x["sessions"].as_u64().unwrap_or(0)).sum())
             .unwrap_or(0);
-        if stored == 10_040 {
+        if stored == want {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(stored, 10_040);
+    assert_eq!(stored, want);
+    (v, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_exit_codes_and_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // 5.1a says "ensure": a crash-free release is proven below 0.05 % once
+    // the Wilson upper end of 0 in n is, from n = 7,680 on.
+    let mut all = fleet("1.0.0", 8000, 0);
+    all.extend(fleet("2.0.0", 2000, 100));
+    all.extend(fleet("3.0.0", 40, 0));
+    let (v, _) = loaded(&data, &all).await;
     v.terminate();
 
     let (code, out, err) = gate(&data, "1.0.0", "text");
@@ -241,4 +253,189 @@ async fn gate_exit_codes_and_junit() {
         md.contains("# gate 2.0.0 compliance report") && md.contains("| 5.1a |"),
         "{md}"
     );
+}
+
+/// `vitals` run in `cwd` with no data directory or server in its
+/// environment.
+fn vitals_in(cwd: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin())
+        .current_dir(cwd)
+        .env_remove("VITALS_DATA_DIR")
+        .env_remove("VITALS_CONFIG")
+        .env_remove("VITALS_URL")
+        .env_remove("VITALS_TOKEN")
+        .env_remove("VITALS_CLICKHOUSE_URL")
+        .args(args)
+        .output()
+        .expect("run vitals");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// A CI pipeline's release check: `vitals gate --url … --token …` from
+/// another directory answers exactly what the server's own data gives
+/// locally (JSON, text, JUnit, exit codes, a policy file sent along); an
+/// unknown release or a bad token is exit 2 with the server's message; a
+/// read command on a missing data directory fails and creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_asks_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut all = fleet("1.0.0", 8000, 0);
+    all.extend(fleet("2.0.0", 1500, 60));
+    let (v, token) = loaded(&data, &all).await;
+    let elsewhere = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("loose.toml");
+    // Cold start's p90 must be under 800 ms: the 900 ms fleet fails it.
+    std::fs::write(
+        &policy,
+        "[[override]]\napp = \"gate\"\nclause = \"5.3c\"\nthreshold = 800\n",
+    )
+    .unwrap();
+    let policy = policy.to_str().unwrap().to_string();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--release", "1.0.0", "--format", "json"],
+        vec!["--release", "1.0.0", "--format", "text"],
+        vec!["--release", "2.0.0", "--format", "json"],
+        vec!["--release", "2.0.0", "--format", "junit"],
+        vec![
+            "--release",
+            "2.0.0",
+            "--format",
+            "json",
+            "--baseline",
+            "1.0.0",
+        ],
+        vec![
+            "--release",
+            "1.0.0",
+            "--format",
+            "json",
+            "--policy",
+            &policy,
+        ],
+    ];
+    let mut remote = Vec::new();
+    for c in &cases {
+        let mut args = vec![
+            "gate", "--app", APP, "--lang", "en", "--url", &v.url, "--token", &token,
+        ];
+        args.extend(c);
+        remote.push(vitals_in(elsewhere.path(), &args));
+    }
+    // An unknown release and a bad token: exit 2 with the server's words.
+    let (code, out, err) = vitals_in(
+        elsewhere.path(),
+        &[
+            "gate",
+            "--app",
+            APP,
+            "--release",
+            "9.9.9",
+            "--lang",
+            "en",
+            "--url",
+            &v.url,
+            "--token",
+            &token,
+        ],
+    );
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("404") && err.contains("no data for release 9.9.9"),
+        "{err}"
+    );
+    let (code, _, err) = vitals_in(
+        elsewhere.path(),
+        &[
+            "gate",
+            "--app",
+            APP,
+            "--release",
+            "1.0.0",
+            "--lang",
+            "en",
+            "--url",
+            &v.url,
+            "--token",
+            "vt_wrong",
+        ],
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("401"), "{err}");
+    // The remote report is the server's Markdown.
+    let (code, md, err) = vitals_in(
+        elsewhere.path(),
+        &[
+            "report",
+            "--app",
+            APP,
+            "--release",
+            "2.0.0",
+            "--lang",
+            "en",
+            "--url",
+            &v.url,
+            "--token",
+            &token,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        md.contains("# gate 2.0.0 compliance report") && md.contains("| 5.1a |"),
+        "{md}"
+    );
+    v.terminate();
+    assert_eq!(
+        std::fs::read_dir(elsewhere.path()).unwrap().count(),
+        0,
+        "the remote gate wrote nothing where it ran"
+    );
+
+    // The same questions of the same data, locally.
+    let data_arg = data.to_str().unwrap();
+    for (c, (rcode, rout, rerr)) in cases.iter().zip(&remote) {
+        let mut args = vec!["gate", "--app", APP, "--lang", "en", "--data-dir", data_arg];
+        args.extend(c);
+        let (code, out, err) = vitals_in(elsewhere.path(), &args);
+        assert_eq!(rcode, &code, "{c:?}: remote {rerr} local {err}");
+        assert_eq!(rout, &out, "{c:?}: remote and local output differ");
+        assert_eq!(rerr, &err, "{c:?}");
+    }
+    assert_eq!(remote[0].0, 0, "1.0.0 is go");
+    assert_eq!(remote[2].0, 1, "2.0.0 is no-go");
+    assert_eq!(
+        remote[5].0, 1,
+        "the policy sent along fails 1.0.0's cold start"
+    );
+    assert!(remote[1].1.contains("Decision: GO"), "{}", remote[1].1);
+
+    // A read command on a missing data directory: exit 2, a message that
+    // says what to do, and no files created.
+    let missing = elsewhere.path().join("no-such-dir");
+    for cmd in [
+        vec!["gate", "--app", APP, "--release", "1.0.0", "--lang", "en"],
+        vec!["report", "--app", APP, "--lang", "en"],
+    ] {
+        let mut args = cmd.clone();
+        args.extend(["--data-dir", missing.to_str().unwrap()]);
+        let (code, _, err) = vitals_in(elsewhere.path(), &args);
+        assert_ne!(code, 0, "{cmd:?}");
+        assert!(
+            err.contains("no data in the data directory") && err.contains("--url"),
+            "{err}"
+        );
+        assert!(!missing.exists(), "{cmd:?} created {}", missing.display());
+        // Without --data-dir, the default ./vitals-data is not created either.
+        let (code, _, _) = vitals_in(elsewhere.path(), &cmd);
+        assert_ne!(code, 0);
+        assert_eq!(
+            std::fs::read_dir(elsewhere.path()).unwrap().count(),
+            0,
+            "{cmd:?}"
+        );
+    }
 }

@@ -148,7 +148,8 @@ pub fn configure(state: web::Data<ApiState>, cfg: &mut web::ServiceConfig) {
         .route(
             "/api/v1/apps/{app}/crash-groups/{fingerprint}/state",
             web::post().to(set_group_state),
-        );
+        )
+        .configure(gate::routes);
 }
 
 fn lang(req: &HttpRequest, st: &St) -> Lang {
@@ -167,6 +168,9 @@ fn auth(req: &HttpRequest, st: &St, needed: Role) -> Result<Role, ApiError> {
         .and_then(|v| v.to_str().ok());
     Ok(st.analyzer.cp.authorize(header, needed)?)
 }
+
+mod gate;
+pub use gate::EXIT_CODE_HEADER;
 
 macro_rules! handler {
     ($req:ident, $st:ident, $role:expr, $body:block) => {{

@@ -372,6 +372,9 @@ catalogue! {
     WebWhen = "web.when" { zh: "时间", en: "When" }
     WebWindow = "web.window" { zh: "统计窗口", en: "Window" }
     WebWorse = "web.worse" { zh: "变差", en: "worse" }
+    CliNoData = "cli.no_data" { zh: "数据目录 {dir} 中没有数据：请用 --data-dir 指定服务使用的数据目录，或用 --url 和 --token 询问运行中的服务", en: "no data in the data directory {dir}: name the server's data directory with --data-dir, or ask a running server with --url and --token" }
+    CliRemoteFailed = "cli.remote_failed" { zh: "服务 {url} 返回 {status}：{message}", en: "the server at {url} answered {status}: {message}" }
+    CliRemoteUnreachable = "cli.remote_unreachable" { zh: "无法连接服务 {url}：{reason}", en: "cannot reach the server at {url}: {reason}" }
     CliUserCreated = "cli.user_created" { zh: "已创建看板用户 {name}（角色 {role}）", en: "created dashboard user {name} (role {role})" }
     CliUserPasswordPrompt = "cli.user_password_prompt" { zh: "请从标准输入提供密码（至少 {min} 个字符）", en: "give the password on standard input (at least {min} characters)" }
     CliUserPasswordShort = "cli.user_password_short" { zh: "密码太短：至少需要 {min} 个字符", en: "the password is too short: it needs at least {min} characters" }
