@@ -754,7 +754,14 @@ async fn random_hostile_input_on_clickhouse_never_fails_leaks_sql_or_breaks_eval
     let Some(url) = shared_clickhouse() else {
         return;
     };
-    let db = crate::common::db_name("sec_random");
-    run(Some((&url, &db))).await;
-    let _ = crate::common::query(&url, &format!("DROP DATABASE IF EXISTS {db}"));
+    /// Drops the test's database, also when the test fails.
+    struct Dropped(String, String);
+    impl Drop for Dropped {
+        fn drop(&mut self) {
+            let sql = format!("DROP DATABASE IF EXISTS {}", self.1);
+            let _ = crate::common::query(&self.0, &sql);
+        }
+    }
+    let db = Dropped(url.clone(), crate::common::db_name("sec_random"));
+    run(Some((&url, &db.1))).await;
 }
