@@ -668,6 +668,13 @@ async fn run(cli: Cli) -> Result<()> {
 fn switch_cmd(cfg: Config, token: Option<String>, cmd: SwitchCmd) -> Result<()> {
     use vitals_control::cli;
     let lang = cfg.lang();
+    // Never a fresh, empty control plane: that answered "0 directives"
+    // while the server's own had one live.
+    if cfg.control_plane.url.is_empty() && !cfg.data_dir.join("control.sqlite").is_file() {
+        anyhow::bail!(
+            Msg::CliNoControlPlane.render(lang, &[("dir", &cfg.data_dir.display().to_string())])
+        );
+    }
     let control = vitals_control::Control::new(
         server::control_plane(&cfg)?,
         cfg.control.clone(),

@@ -438,4 +438,25 @@ async fn gate_asks_a_running_server() {
             "{cmd:?}"
         );
     }
+    // `vitals switch status` does not answer "0 directives" from a fresh,
+    // empty control plane.
+    let (code, out, err) = vitals_in(
+        elsewhere.path(),
+        &[
+            "switch",
+            "status",
+            "--app",
+            APP,
+            "--lang",
+            "en",
+            "--data-dir",
+            missing.to_str().unwrap(),
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains("no control plane in the data directory"),
+        "{err}"
+    );
+    assert!(!missing.exists());
 }

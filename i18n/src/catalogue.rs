@@ -373,6 +373,7 @@ catalogue! {
     WebWindow = "web.window" { zh: "统计窗口", en: "Window" }
     WebWorse = "web.worse" { zh: "变差", en: "worse" }
     CliNoData = "cli.no_data" { zh: "数据目录 {dir} 中没有数据：请用 --data-dir 指定服务使用的数据目录，或用 --url 和 --token 询问运行中的服务", en: "no data in the data directory {dir}: name the server's data directory with --data-dir, or ask a running server with --url and --token" }
+    CliNoControlPlane = "cli.no_control_plane" { zh: "数据目录 {dir} 中没有控制面数据库：请用 --data-dir 指定服务使用的数据目录，或在 --config 中给出 [control_plane] url", en: "no control plane in the data directory {dir}: name the server's data directory with --data-dir, or its [control_plane] url in --config" }
     CliRemoteFailed = "cli.remote_failed" { zh: "服务 {url} 返回 {status}：{message}", en: "the server at {url} answered {status}: {message}" }
     CliRemoteUnreachable = "cli.remote_unreachable" { zh: "无法连接服务 {url}：{reason}", en: "cannot reach the server at {url}: {reason}" }
     CliUserCreated = "cli.user_created" { zh: "已创建看板用户 {name}（角色 {role}）", en: "created dashboard user {name} (role {role})" }
