@@ -18,52 +18,18 @@
 
 mod common;
 
+use common::reference::*;
 use common::*;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use vitals_analyzer::evaluate::{RuleResult, Verdict};
+use vitals_analyzer::evaluate::Verdict;
 use vitals_analyzer::policy::Metric;
 use vitals_protocol::*;
-
-const Z95: f64 = 1.959_963_984_540_054;
-
-/// SplitMix64: a failing seed replays exactly.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        from[self.below(from.len() as u64) as usize]
-    }
-}
 
 /// One release's batches, and the patched release's.
 struct Fleet {
     version: String,
     patch: String,
     batches: Vec<AcceptedBatch>,
-}
-
-fn session(ts: i64, sid: &str, phase: SessionPhase, status: Option<SessionStatus>) -> Event {
-    Event::Session(SessionEvent {
-        ts,
-        session_id: sid.into(),
-        phase,
-        status,
-        duration_ms: if phase == SessionPhase::End { 1000 } else { 0 },
-        foreground_ms: if phase == SessionPhase::End { 1000 } else { 0 },
-    })
 }
 
 fn crash_event(ts: i64, id: String, sid: Option<&str>, group: &str, fatal: bool) -> Event {
@@ -75,16 +41,6 @@ fn crash_event(ts: i64, id: String, sid: Option<&str>, group: &str, fatal: bool)
     c.fatal = fatal;
     c.handled = !fatal;
     Event::Crash(c)
-}
-
-fn stage(ts: i64, patch: &str, s: HotUpdateStage) -> Event {
-    Event::HotUpdate(HotUpdateEvent {
-        ts,
-        patch_id: patch.into(),
-        stage: s,
-        package_bytes: 300_000,
-        error_code: String::new(),
-    })
 }
 
 /// A user's batch; `None` as the user sends it before login.
@@ -416,87 +372,6 @@ fn reference(all: &[AcceptedBatch], version: &str, patch: &str) -> Reference {
     }
 }
 
-/// The Wilson score interval of `k` in `n`, written out.
-fn wilson(k: u64, n: u64) -> (f64, f64) {
-    let (k, n) = (k as f64, n as f64);
-    let p = k / n;
-    let z2 = Z95 * Z95;
-    let denom = 1.0 + z2 / n;
-    let centre = (p + z2 / (2.0 * n)) / denom;
-    let half = Z95 / denom * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
-    ((centre - half).max(0.0), (centre + half).min(1.0))
-}
-
-/// A rule's reading, for the reference.
-struct Rule {
-    ensure: bool,
-    /// `below` the threshold, else `at_least`.
-    below: bool,
-    inclusive: bool,
-    /// The threshold as a fraction num / den, compared in integers.
-    num: u64,
-    den: u64,
-    min: u64,
-}
-
-impl Rule {
-    /// Whether `k` of `n` is on the passing side, exactly.
-    fn ok_exact(&self, k: u64, n: u64) -> bool {
-        let (l, r) = (
-            u128::from(k) * u128::from(self.den),
-            u128::from(self.num) * u128::from(n),
-        );
-        match (self.below, self.inclusive) {
-            (true, true) => l <= r,
-            (true, false) => l < r,
-            (false, true) => l >= r,
-            (false, false) => l > r,
-        }
-    }
-
-    fn ok(&self, x: f64) -> bool {
-        let t = self.num as f64 / self.den as f64;
-        match (self.below, self.inclusive) {
-            (true, true) => x <= t,
-            (true, false) => x < t,
-            (false, true) => x >= t,
-            (false, false) => x > t,
-        }
-    }
-
-    /// The verdict of `k` in `n` (`docs/METRICS.md`, "Verdict semantics"),
-    /// or `None` when an interval's end is so near the threshold that float
-    /// rounding could decide it.
-    fn verdict(&self, k: u64, n: u64) -> Option<Verdict> {
-        let (lo, hi) = wilson(k, n);
-        let (worst, best) = if self.below { (hi, lo) } else { (lo, hi) };
-        let t = self.num as f64 / self.den as f64;
-        let near = |x: f64| (x - t).abs() <= 1e-12;
-        if n < self.min {
-            if near(best) {
-                return None;
-            }
-            return Some(if self.ok(best) {
-                Verdict::InsufficientData
-            } else {
-                Verdict::Fail
-            });
-        }
-        if !self.ok_exact(k, n) {
-            return Some(Verdict::Fail);
-        }
-        if self.ensure {
-            if near(worst) {
-                return None;
-            }
-            if !self.ok(worst) {
-                return Some(Verdict::InsufficientData);
-            }
-        }
-        Some(Verdict::Pass)
-    }
-}
-
 const CRASH_RATE: Rule = Rule {
     ensure: true,
     below: true,
@@ -529,29 +404,6 @@ const SUCCESS: Rule = Rule {
     den: 100,
     min: 100,
 };
-
-fn result(e: &vitals_analyzer::Evaluation, m: Metric) -> RuleResult {
-    e.results
-        .iter()
-        .find(|r| r.metric == m)
-        .unwrap_or_else(|| panic!("{m:?}"))
-        .clone()
-}
-
-/// Checks one rate rule: value, interval and verdict against the reference.
-fn check_rate(who: &str, r: &RuleResult, rule: &Rule, k: u64, n: u64) {
-    assert_eq!(r.sample, n, "{who}: sample: {r:?}");
-    assert_eq!(r.value, Some(k as f64 / n as f64), "{who}: value: {r:?}");
-    let (lo, hi) = wilson(k, n);
-    let (glo, ghi) = r.interval.expect("an interval");
-    assert!(
-        (glo - lo).abs() <= 1e-12 && (ghi - hi).abs() <= 1e-12,
-        "{who}: interval ({glo}, {ghi}) vs ({lo}, {hi})"
-    );
-    if let Some(want) = rule.verdict(k, n) {
-        assert_eq!(r.verdict, want, "{who}: {k} of {n}: {r:?}");
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rates_and_shares_at_the_threshold_match_a_plain_reference() {

@@ -3,6 +3,8 @@
 //! them) and an evaluation over them.
 #![allow(dead_code)]
 
+pub mod reference;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use vitals_analyzer::evaluate::Verdict;
