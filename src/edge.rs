@@ -13,8 +13,11 @@
 //! * **Bodies and queries that do not parse** are the documented JSON
 //!   error (`request.invalid`, path `body` or `query`), in the request's
 //!   language, not the framework's plain text: [`json_config`],
-//!   [`query_config`] (found by the random-input property test,
+//!   [`query_config`], [`path_config`] (found by the random-input property test,
 //!   `tests/security/random_input.rs`).
+//! * **Unknown routes** answer 404 with the documented JSON error
+//!   (`request.not_found`, naming the method and path), not the
+//!   framework's empty body: [`not_found`].
 //! * **HSTS** when vitals is served over HTTPS (`[https] enabled`):
 //!   [`hsts`] is the header value for every response.
 
@@ -114,6 +117,12 @@ pub fn query_config(default: Lang) -> web::QueryConfig {
     web::QueryConfig::default().error_handler(move |e, req| invalid(e, "query", req, default))
 }
 
+/// Path segments of the API (numeric ids): one that does not parse is the
+/// documented JSON error too (404: no such resource can exist).
+pub fn path_config(default: Lang) -> web::PathConfig {
+    web::PathConfig::default().error_handler(move |e, req| invalid(e, "path", req, default))
+}
+
 /// The `Strict-Transport-Security` value for `max_age` seconds, or `None`
 /// when it is 0 (off).
 pub fn hsts(max_age: u64, include_subdomains: bool) -> Option<String> {
@@ -126,9 +135,70 @@ pub fn hsts(max_age: u64, include_subdomains: bool) -> Option<String> {
     })
 }
 
+/// The answer to a request no route matches: 404 with the documented JSON
+/// error in the request's language.
+pub async fn not_found(req: HttpRequest, default: Lang) -> HttpResponse {
+    let lang = Lang::negotiate(
+        req.headers()
+            .get("accept-language")
+            .and_then(|v| v.to_str().ok()),
+        default,
+    );
+    // The path as sent, bounded and without control characters.
+    let path: String = req
+        .path()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    let what = format!("{} {path}", req.method());
+    HttpResponse::NotFound()
+        .insert_header(("content-language", lang.tag()))
+        .json(serde_json::json!({"error": {
+            "code": Msg::RequestNotFound.key(),
+            "message": Msg::RequestNotFound.render(lang, &[("what", &what)]),
+        }}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[actix_web::test]
+    async fn unknown_routes_are_the_documented_json_error() {
+        use actix_web::{App, test};
+        let app = test::init_service(
+            App::new()
+                .route("/api/v1/apps", web::get().to(HttpResponse::Ok))
+                .default_service(web::to(|req| not_found(req, Lang::ZhCn))),
+        )
+        .await;
+        for (method, path, lang, text) in [
+            (Method::GET, "/api/v1/nope", None, "未找到 GET /api/v1/nope"),
+            (
+                Method::POST,
+                "/api/v1/apps",
+                Some("en"),
+                "POST /api/v1/apps not found",
+            ),
+            (
+                Method::GET,
+                "/elsewhere",
+                Some("en"),
+                "GET /elsewhere not found",
+            ),
+        ] {
+            let mut req = test::TestRequest::default().method(method).uri(path);
+            if let Some(l) = lang {
+                req = req.insert_header(("accept-language", l));
+            }
+            let resp = test::call_service(&app, req.to_request()).await;
+            assert_eq!(resp.status(), 404, "{path}");
+            let body: serde_json::Value = test::read_body_json(resp).await;
+            assert_eq!(body["error"]["code"], "request.not_found", "{body}");
+            assert_eq!(body["error"]["message"], text, "{body}");
+        }
+    }
 
     #[test]
     fn writes_to_the_api_need_a_token_first() {

@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::timed_store::TimedStore;
-use actix_web::{App, HttpServer, middleware};
+use actix_web::{App, HttpServer, middleware, web};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use vitals_collector::Collector;
@@ -300,6 +300,7 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
         App::new()
             .app_data(crate::edge::json_config(lang))
             .app_data(crate::edge::query_config(lang))
+            .app_data(crate::edge::path_config(lang))
             .wrap(middleware::from_fn(move |req, next| {
                 crate::edge::auth_first(edge_cp.clone(), lang, req, next)
             }))
@@ -313,6 +314,7 @@ pub async fn start(cfg: &Config) -> Result<Running, ServerError> {
             .configure(move |c| vitals_control::api::configure(control, c))
             .configure(move |c| vitals_alerts::api::configure(alerts, c))
             .configure(move |c| vitals_web::configure(web_state, c))
+            .default_service(web::to(move |req| crate::edge::not_found(req, lang)))
     })
     .workers(workers)
     .shutdown_timeout(10)

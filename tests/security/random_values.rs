@@ -281,7 +281,7 @@ pub fn problem(status: u16, content_type: &str, body: &[u8], json_route: bool) -
     if let Some(m) = SQL_MARKERS.iter().find(|m| text.contains(**m)) {
         return Some(format!("status {status}, body carries {m:?}"));
     }
-    if json_route && status >= 400 && status != 404 && status != 405 {
+    if json_route && status >= 400 && status != 405 {
         let shaped = content_type.starts_with("application/json")
             && serde_json::from_slice::<Value>(body).is_ok_and(|v| {
                 v.pointer("/error/code").is_some_and(Value::is_string)
