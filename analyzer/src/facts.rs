@@ -445,7 +445,9 @@ pub async fn gather(
         vec![Dim::DeviceModel, Dim::Platform, Dim::Abi],
         vec![
             Measure::Count(None),
-            Measure::Avg(Col::DurationMs, None),
+            // The sum, not the average: avg × n would round before the
+            // per-model mean is taken.
+            Measure::Sum(Col::DurationMs, None),
             Measure::Max(Col::PackageBytes, None),
         ],
     );
@@ -641,7 +643,7 @@ pub async fn gather(
     for r in &install {
         let n = r.count(0);
         let e = per_model.entry(r.dim(0).to_string()).or_default();
-        e.0 += r.value(1).unwrap_or(0.0) * n as f64;
+        e.0 += r.value(1).unwrap_or(0.0);
         e.1 += n;
         let size = r.value(2).unwrap_or(0.0) as u64;
         let k = (r.dim(1).to_string(), r.dim(2).to_string());
